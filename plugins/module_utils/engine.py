@@ -1,0 +1,180 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The want / have / plan / apply / verify engine shared by every module.
+
+A module subclasses :class:`Engine` and hands it to :func:`run`.  ``run`` is
+the single place that decides ``changed``, honours check mode and diff mode,
+and verifies the result: after applying, it reads the host again and plans
+once more; a plan that still has actions means we did not converge, and the
+task fails instead of reporting a success that is not true.  Check mode runs
+exactly the same planner and stops before :meth:`Engine.apply`, so it cannot
+predict anything the real run would not do.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
+
+# How disruptive an action is, from a user's point of view.
+NONE = "none"            # invisible to running guests (a live update)
+CONFIG = "config"        # persistent config only; takes effect at next start
+RESTART = "restart"      # restarts a network / device; guests see a blip
+REBOOT = "reboot"        # a guest or the host must restart
+
+
+@dataclass
+class Action:
+    """One step of a plan.
+
+    ``kind`` is machine-readable (``define``, ``update``, ``restart``,
+    ``autostart``, ``nmcli``, ``sysfs``...), ``summary`` is what a user reads,
+    ``disruption`` says who notices, and ``payload`` is whatever ``apply``
+    needs (never returned to the user).
+    """
+
+    kind: str
+    summary: str
+    disruption: str = NONE
+    payload: Any = None
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "summary": self.summary, "disruption": self.disruption}
+
+
+@dataclass
+class Plan:
+    actions: list = field(default_factory=list)
+    # Changes that are written but only take effect after a restart the
+    # user did not allow (``restart_required`` in the result).
+    pending: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+    def add(self, kind: str, summary: str, disruption: str = NONE, payload: Any = None) -> Action:
+        action = Action(kind=kind, summary=summary, disruption=disruption, payload=payload)
+        self.actions.append(action)
+        return action
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.actions)
+
+    @property
+    def restart_required(self) -> bool:
+        return bool(self.pending)
+
+    def of_kind(self, *kinds: str) -> list:
+        return [a for a in self.actions if a.kind in kinds]
+
+
+class Engine:
+    """Base class: override ``want``, ``have``, ``plan``, ``apply``, ``export``.
+
+    ``result_key`` names the key under which the final state is returned
+    (``network``, ``interface``...).
+    """
+
+    result_key = "state"
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.params = module.params
+        # Extra result keys an apply step wants to report (reconnected
+        # guests, rollback details...).
+        self.report: dict = {}
+
+    # -- to override -----------------------------------------------------
+    def want(self) -> Any:
+        raise NotImplementedError
+
+    def have(self) -> Any:
+        raise NotImplementedError
+
+    def plan(self, want: Any, have: Any) -> Plan:
+        raise NotImplementedError
+
+    def apply(self, plan: Plan) -> None:
+        raise NotImplementedError
+
+    def export(self, state: Any) -> Any:
+        """Normalized, JSON-able view of a state (used for diff and return)."""
+        raise NotImplementedError
+
+    def predict(self, want: Any, have: Any, plan: Plan) -> Any:
+        """The state check mode expects after ``plan``; by default ``want``."""
+        return want
+
+    def cleanup(self) -> None:
+        """Release connections; always called."""
+
+
+def _fail(module: Any, err: VirtnetError) -> None:
+    details = dict(err.details)
+    module.fail_json(msg=err.msg, **details)
+
+
+def run(module: Any, engine: Engine) -> None:
+    """Drive ``engine`` through want/have/plan/(apply/verify) and exit."""
+    try:
+        result = _converge(module, engine)
+    except VirtnetError as err:
+        _fail(module, err)
+    except Exception as err:  # noqa: BLE001 - last resort: never a bare traceback
+        module.fail_json(msg="unexpected error: %s: %s" % (type(err).__name__, err),
+                         exception=traceback.format_exc())
+    finally:
+        engine.cleanup()
+    module.exit_json(**result)
+
+
+def _converge(module: Any, engine: Engine) -> dict:
+    want = engine.want()
+    have = engine.have()
+    plan = engine.plan(want, have)
+    result: dict = {
+        "changed": plan.changed,
+        "actions": [a.as_dict() for a in plan.actions],
+        "restart_required": plan.restart_required,
+    }
+    final_plan = plan
+    if module.check_mode:
+        after = engine.predict(want, have, plan)
+    else:
+        after = have
+        if plan.actions:
+            engine.apply(plan)
+            # Verify: read the host again and plan again.  Anything left
+            # means the apply did not do what the plan promised.
+            after = engine.have()
+            final_plan = engine.plan(want, after)
+            if final_plan.actions:
+                raise VirtnetError(
+                    "the host did not converge: after applying, these changes are still needed: "
+                    + "; ".join(a.summary for a in final_plan.actions),
+                    remaining=[a.as_dict() for a in final_plan.actions],
+                    applied=result["actions"],
+                )
+        result["restart_required"] = final_plan.restart_required
+    if final_plan.pending:
+        result["pending"] = list(final_plan.pending)
+    exported_after = engine.export(after)
+    if getattr(module, "_diff", False):
+        result["diff"] = {"before": engine.export(have) or {}, "after": exported_after or {}}
+    result[engine.result_key] = exported_after
+    result.update(engine.report)
+    for warning in plan.warnings:
+        module.warn(warning)
+    return result
+
+
+def run_info(module: Any, read: Any) -> None:
+    """For ``_info`` modules: ``read()`` returns the dict of result keys."""
+    try:
+        result = read()
+    except VirtnetError as err:
+        _fail(module, err)
+    module.exit_json(changed=False, **result)

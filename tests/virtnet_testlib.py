@@ -1,0 +1,66 @@
+"""Helpers the tests share: run a module exactly as Ansible would (a
+separate Python process fed a JSON argument file), and the shape checks that
+every scenario makes (check, apply, apply again; prediction == result)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, ".build")
+
+
+def run_module(name: str, args: dict, *, check: bool = False, diff: bool = False, env: dict | None = None,
+               timeout: float = 600) -> dict:
+    """Run ``virtnet.networking.<name>`` with ``args``; return its JSON result.
+
+    A failed module returns its result with ``failed: True`` (the caller
+    asserts on it); a crash without JSON raises.
+    """
+    payload = {"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check, _ansible_diff=diff)}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(payload, f)
+        argfile = f.name
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ansible_collections.virtnet.networking.plugins.modules." + name, argfile],
+            cwd=BUILD, env=dict(os.environ, PYTHONPATH=BUILD, **(env or {})),
+            capture_output=True, text=True, timeout=timeout,
+        )
+    finally:
+        os.unlink(argfile)
+    out = proc.stdout.strip()
+    try:
+        # The result is the last JSON document on stdout.
+        start = out.index("{")
+        result = json.loads(out[start:])
+    except ValueError:
+        raise AssertionError("module %s printed no JSON (rc=%d)\nstdout:\n%s\nstderr:\n%s"
+                             % (name, proc.returncode, proc.stdout, proc.stderr))
+    result["_stderr"] = proc.stderr
+    return result
+
+
+def converge(name: str, args: dict, **kw) -> tuple:
+    """The scenario every module test runs: check mode, apply, apply again.
+
+    Asserts what a user relies on: check mode predicted exactly the actions
+    and the final state the real run produced, and a second run changes
+    nothing.  Returns (check, apply, again).
+    """
+    check = run_module(name, args, check=True, diff=True, **kw)
+    assert not check.get("failed"), check
+    applied = run_module(name, args, diff=True, **kw)
+    assert not applied.get("failed"), applied
+    assert check["changed"] == applied["changed"], (check, applied)
+    assert check["actions"] == applied["actions"], (check["actions"], applied["actions"])
+    assert check["diff"]["after"] == applied["diff"]["after"], (check["diff"], applied["diff"])
+    again = run_module(name, args, diff=True, **kw)
+    assert not again.get("failed"), again
+    assert again["changed"] is False, again
+    assert again["actions"] == [], again
+    return check, applied, again
