@@ -9,7 +9,7 @@
 set -euo pipefail
 
 flavour=${VIRTNET_LIBVIRT:-backports}
-stamp=/var/lib/virtnet-sandbox-packages.$flavour
+stamp=/var/lib/virtnet-sandbox-packages.$flavour.2
 
 if [[ -e $stamp && -z ${VIRTNET_FORCE_INSTALL:-} ]]; then
     exit 0
@@ -54,7 +54,11 @@ virt=(
 
 if [[ $flavour == backports ]]; then
     apt-get install -y -qq --no-install-recommends "${common[@]}"
-    apt-get install -y -qq --no-install-recommends -t bookworm-backports "${virt[@]}" passt
+    # 11.x splits the drivers out of libvirt-daemon (9.0 has them built in):
+    # without the network driver virsh says "virConnectNumOfNetworks ... not
+    # supported by the connection driver"; nodedev gives `virsh nodedev-*`.
+    apt-get install -y -qq --no-install-recommends -t bookworm-backports "${virt[@]}" passt \
+        libvirt-daemon-driver-network libvirt-daemon-driver-nodedev
 else
     apt-get install -y -qq --no-install-recommends "${common[@]}" "${virt[@]}"
 fi
