@@ -130,9 +130,14 @@ def _kill_pids(pids: Iterable[int], grace: float = 3.0) -> None:
                 os.kill(p, sig)
         deadline = time.monotonic() + (grace if sig == signal.SIGTERM else 5)
         while time.monotonic() < deadline:
-            pids = [p for p in pids if _alive(p)]
+            # Gone means gone from /proc: a zombie still shows in ps until its
+            # new parent (PID 1 here) reaps it, which is quick.
+            pids = [p for p in pids if _proc_start(p) is not None]
             if not pids:
                 return
+            if sig == signal.SIGTERM and not any(_alive(p) for p in pids):
+                time.sleep(0.02)
+                continue
             time.sleep(0.05)
 
 
