@@ -141,6 +141,27 @@ def _kill_pids(pids: Iterable[int], grace: float = 3.0) -> None:
             time.sleep(0.05)
 
 
+def missing_requirements(with_nm: bool = False) -> str | None:
+    """Why the sandbox cannot run on this machine (for a test skip), or None."""
+    if os.geteuid() != 0:
+        return "the sandbox needs root (network namespaces, libvirtd)"
+    need = ["libvirtd", "virsh", "qemu-system-x86_64", "dnsmasq", "busybox", "nsenter",
+            "unshare", "ip", "nft"]
+    if with_nm:
+        need += ["NetworkManager", "nmcli", "dbus-daemon"]
+    missing = [b for b in need if shutil.which(b, path=_ENV["PATH"]) is None]
+    drivers = Path("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver")
+    if drivers.is_dir() and not (drivers / "libvirt_driver_network.so").exists():
+        missing.append("libvirt-daemon-driver-network")
+    try:
+        _cloud_kernel()
+    except SandboxError:
+        missing.append("linux-image-cloud-amd64 (the guest kernel)")
+    if missing:
+        return "sandbox packages missing: %s (run sandbox/install-packages.sh)" % ", ".join(missing)
+    return None
+
+
 # --------------------------------------------------------------------------
 # Guest image: Debian cloud kernel + busybox-static initramfs
 # --------------------------------------------------------------------------
