@@ -15,11 +15,14 @@ BUILD = os.path.join(ROOT, ".build")
 
 
 def run_module(name: str, args: dict, *, check: bool = False, diff: bool = False, env: dict | None = None,
-               timeout: float = 600) -> dict:
+               timeout: float = 600, argv_prefix: list | None = None) -> dict:
     """Run ``virtnet.networking.<name>`` with ``args``; return its JSON result.
 
     A failed module returns its result with ``failed: True`` (the caller
-    asserts on it); a crash without JSON raises.
+    asserts on it); a crash without JSON raises.  ``argv_prefix`` runs the
+    module process through a wrapper, e.g. ``sandbox.hv_argv([])`` (nsenter
+    into the sandbox hypervisor's namespaces) for modules that act on the
+    host they run on (nmcli, sysfs) rather than through a libvirt URI.
     """
     payload = {"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check, _ansible_diff=diff)}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
@@ -27,7 +30,8 @@ def run_module(name: str, args: dict, *, check: bool = False, diff: bool = False
         argfile = f.name
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "ansible_collections.virtnet.networking.plugins.modules." + name, argfile],
+            list(argv_prefix or [])
+            + [sys.executable, "-m", "ansible_collections.virtnet.networking.plugins.modules." + name, argfile],
             cwd=BUILD, env=dict(os.environ, PYTHONPATH=BUILD, **(env or {})),
             capture_output=True, text=True, timeout=timeout,
         )
