@@ -1,0 +1,224 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The engine of ``nm_bond_bridge``: want / have / plan / apply under a
+NetworkManager checkpoint / verify; and the reader of ``nm_bond_bridge_info``."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+from ansible_collections.virtnet.networking.plugins.module_utils import nm_plan, nm_verify
+from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine, Plan
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
+from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
+from ansible_collections.virtnet.networking.plugins.module_utils.nm_checkpoint import Checkpoint
+from ansible_collections.virtnet.networking.plugins.module_utils.nm_model import ip_from_props, want_from_params
+from ansible_collections.virtnet.networking.plugins.module_utils.nmcli import Nmcli
+from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
+
+IP_OPTIONS = dict(type="dict", options=dict(
+    method=dict(type="str"), addresses=dict(type="list", elements="str"), gateway=dict(type="str"),
+    dns=dict(type="list", elements="str"), dns_search=dict(type="list", elements="str")))
+
+ARGSPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    stp=dict(type="bool", default=False),
+    autoconnect_ports=dict(type="bool", default=True),
+    ports=dict(type="list", elements="str", default=[]),
+    bond=dict(type="dict", options=dict(
+        name=dict(type="str", required=True), mode=dict(type="str", default="active-backup"),
+        miimon=dict(type="raw", default=100), options=dict(type="dict", default={}),
+        ports=dict(type="list", elements="str", default=[]),
+        allow_unsafe_mode=dict(type="bool", default=False))),
+    ipv4=IP_OPTIONS, ipv6=copy.deepcopy(IP_OPTIONS),
+    move_ip_from=dict(type="str"),
+    release_ports=dict(type="bool", default=False),
+    rollback_timeout=dict(type="int", default=60),
+    verify_target=dict(type="str"),
+    verify_timeout=dict(type="int", default=30),
+)
+
+
+class NmBondBridge(Engine):
+    result_key = "bridge"
+
+    def __init__(self, module, *, fs: FsRoot | None = None, nmcli: Nmcli | None = None,
+                 checkpoint: Checkpoint | None = None, sleep=time.sleep) -> None:
+        super().__init__(module)
+        self.fs = fs or FsRoot("/")
+        self.nm = nmcli or Nmcli(module)
+        self._checkpoint = checkpoint
+        self.sleep = sleep
+        self.warnings: list = []
+        self.topology = None
+
+    # -- want ---------------------------------------------------------------
+    def want(self):
+        p = self.params
+        if p["state"] == "absent":
+            v.ifname("name", p["name"])
+            return None
+        for opt in ("rollback_timeout", "verify_timeout"):
+            if p[opt] is not None and not 5 <= p[opt] <= 3600:
+                raise ValidationError(opt, p[opt], "must be 5 to 3600 seconds")
+        if p.get("verify_target"):
+            v.ip_address("verify_target", p["verify_target"])
+        topo, self.warnings = want_from_params(p)
+        if not topo.ports and not topo.bond:
+            raise ValidationError("ports", p.get("ports"), "a VM bridge needs ports or a bond to reach the network")
+        self.topology = topo
+        return topo
+
+    # -- have ---------------------------------------------------------------
+    def have(self):
+        ports = [i for i, _m in self.topology.ethernet_ports] if self.topology else []
+        return nm_plan.read_have(self.nm.profiles(), self.nm.device_states(), self.nm.names,
+                                 self.params["name"], ports)
+
+    # -- plan ---------------------------------------------------------------
+    def plan(self, want, have) -> Plan:
+        if want is None:
+            # Absent: the ports are whatever the bridge has now.
+            if have.bridge is not None and self.params["release_ports"]:
+                have = nm_plan.read_have(have.profiles, have.devices, self.nm.names, self.params["name"],
+                                         sorted(have.ports))
+            return nm_plan.plan_absent(have, self.params["release_ports"], self.nm.names)
+        nm_plan.check_ports(want, have, self.nm.names)
+        self._resolve_move(want, have)
+        plan = nm_plan.plan_present(want, have, self.nm.names)
+        plan.warnings.extend(self.warnings)
+        return plan
+
+    def _resolve_move(self, want, have) -> None:
+        """15.9: the bridge takes the IP settings of the interface it absorbs."""
+        src = self.params.get("move_ip_from")
+        if not src:
+            return
+        cands = [p for p in have.standalone.values() if (p.ifname or p.device) == src]
+        cands.sort(key=lambda p: (not p.state, p.name))
+        if cands:
+            want.ipv4, want.ipv6 = ip_from_props(cands[0].props, 4), ip_from_props(cands[0].props, 6)
+        elif have.topology is not None:
+            want.ipv4, want.ipv6 = have.topology.ipv4, have.topology.ipv6
+        else:
+            raise ValidationError("move_ip_from", src, "no NetworkManager profile holds an IP configuration "
+                                  "for this interface, so there is nothing to move")
+
+    # -- apply --------------------------------------------------------------
+    def apply(self, plan: Plan) -> None:
+        cp = self._checkpoint or Checkpoint(self.module)
+        cp.create(self.params["rollback_timeout"])
+        self.report["checkpoint"] = cp.log
+        try:
+            for action in plan.actions:
+                if action.kind == "activate":
+                    self._activate(action.payload)
+                else:
+                    self.nm.run(action.payload)
+            self._verify()
+        except VirtnetError as err:
+            try:
+                results = cp.rollback()
+            except VirtnetError as rb_err:
+                raise VirtnetError("%s; and the rollback to the checkpoint failed too: %s (NetworkManager "
+                                   "rolls back by itself after %d s)" % (err.msg, rb_err.msg,
+                                                                        self.params["rollback_timeout"]),
+                                   checkpoint=cp.log, commands=self.nm.commands, **err.details)
+            raise VirtnetError("%s; NetworkManager was rolled back to the checkpoint taken before the change, "
+                               "the previous profiles and connections are restored" % err.msg,
+                               checkpoint=cp.log, rollback=results, commands=self.nm.commands, **err.details)
+        cp.destroy()
+
+    def _activate(self, payload: dict) -> None:
+        self.nm.run(["connection", "up"] + payload["bridge"])
+        if payload.get("bond"):
+            self.nm.run(["connection", "up"] + payload["bond"])
+        waiting = list(payload["ports"])
+        deadline = time.monotonic() + self.params["verify_timeout"]
+        kicked = set()
+        while waiting:
+            states = {p.name: p.state for p in self.nm.profiles()}
+            waiting = [n for n in waiting if states.get(n) != "activated"]
+            for n in waiting:
+                # autoconnect-ports brings ports up with the bridge; without
+                # it (or when a port was busy with another profile) we do.
+                if n not in kicked and states.get(n) in ("", None):
+                    kicked.add(n)
+                    self.nm.run(["connection", "up", "id", n])
+            if waiting and time.monotonic() > deadline:
+                raise VirtnetError("ports did not become active within %d s: %s"
+                                   % (self.params["verify_timeout"], ", ".join(waiting)))
+            if waiting:
+                self.sleep(0.2)
+
+    def _verify(self) -> None:
+        if self.topology is None:
+            target = self.params.get("verify_target")
+        else:
+            t = self.topology
+            deadline = time.monotonic() + self.params["verify_timeout"]
+            while True:
+                st = nm_verify.status(self.fs, t.name, t.bond.name if t.bond else None)
+                issues = nm_verify.problems(st, bridge=t.name, ports=t.ports, bond=t.bond.name if t.bond else None,
+                                            bond_ports=t.bond.ports if t.bond else [])
+                if not issues or time.monotonic() > deadline:
+                    break
+                self.sleep(0.2)
+            self.report["verification"] = st
+            if issues:
+                raise VirtnetError("the new state did not verify: " + "; ".join(issues), verification=st)
+            target = self.params.get("verify_target") or t.ipv4.gateway or t.ipv6.gateway
+        if not target:
+            self.report.setdefault("verification_notes", []).append(
+                "no gateway and no verify_target: reachability was not checked")
+            return
+        ping = CommandRunner(self.module, "ping")
+        deadline = time.monotonic() + self.params["verify_timeout"]
+        while True:
+            res = ping.run(["-c", "1", "-W", "1", "-n", str(target)], check=False)
+            if res.ok:
+                self.report["reachable"] = str(target)
+                return
+            if time.monotonic() > deadline:
+                raise VirtnetError("%s is not reachable after the change (ping failed for %d s)"
+                                   % (target, self.params["verify_timeout"]), target=str(target))
+            self.sleep(0.5)
+
+    # -- views --------------------------------------------------------------
+    def export(self, state):
+        if isinstance(state, dict):     # already a prediction
+            return state
+        ports = [i for i, _m in self.topology.ethernet_ports] if self.topology else []
+        if self.topology is None:
+            return {"present": False} if state.bridge is None else nm_plan.export_have(state, sorted(state.ports))
+        return nm_plan.export_have(state, ports)
+
+    def predict(self, want, have, plan):
+        if want is None:
+            return {"present": False}
+        return nm_plan.predict_present(want, have)
+
+
+def read_info(module, *, fs: FsRoot | None = None, nmcli: Nmcli | None = None) -> dict:
+    """Every NM bridge (or the one named) with its ports, bond and kernel status."""
+    nm = nmcli or Nmcli(module)
+    fs = fs or FsRoot("/")
+    profiles, devices = nm.profiles(), nm.device_states()
+    names = sorted({p.ifname or p.name for p in profiles if p.type == "bridge"})
+    if module.params.get("name"):
+        names = [n for n in names if n == module.params["name"]]
+    bridges = {}
+    for n in names:
+        have = nm_plan.read_have(profiles, devices, nm.names, n, [])
+        have = nm_plan.read_have(profiles, devices, nm.names, n, sorted(have.ports))
+        view = nm_plan.export_have(have, sorted(have.ports))
+        t = have.topology
+        view["profiles"] = {"bridge": have.bridge.name, "bond": have.bond.name if have.bond else None,
+                            "ports": {i: p.name for i, p in sorted(have.ports.items())}}
+        view["status"] = nm_verify.status(fs, n, t.bond.name if t and t.bond else None)
+        bridges[n] = view
+    return {"bridges": bridges}

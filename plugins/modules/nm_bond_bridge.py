@@ -1,0 +1,236 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: nm_bond_bridge
+short_description: A host bridge for bridged VM networking (optionally over a bond), through NetworkManager
+version_added: 0.1.0
+description:
+  - Declares the host side of bridged virtual machine networking with NetworkManager profiles, using
+    C(nmcli) argument lists only: a bridge with its own IPv4/IPv6 settings (or none), its ports (plain
+    ethernet interfaces or one bond) and the bond with its ethernet ports.
+  - Can move an interface's current IP configuration to the bridge (O(move_ip_from)), as the host's
+    address must live on the bridge once the physical interface becomes a port.
+  - Enforces the rules for bonds under a VM bridge. Only bonding modes 1 (V(active-backup)),
+    2 (V(balance-xor)) and 4 (V(802.3ad)) are accepted unless O(bond.allow_unsafe_mode=true);
+    MII monitoring is required; ARP monitoring is refused.
+  - Every change runs under a NetworkManager checkpoint (D-Bus, through C(busctl)) with a rollback
+    timeout. The checkpoint is destroyed only after the new state is verified (ports attached, bridge
+    up, bond MII up, gateway or O(verify_target) reachable). Otherwise NetworkManager rolls back and
+    the task fails saying why. If the module loses the host, NetworkManager rolls back by itself after
+    O(rollback_timeout) seconds.
+  - Profiles the module creates are named V(<bridge>), V(<bond>) and V(<master>-port-<interface>).
+    Existing standalone profiles of the ports are kept but stop autoconnecting.
+options:
+  name:
+    description: Bridge interface name, also the name of its profile.
+    type: str
+    required: true
+  state:
+    description:
+      - V(absent) deletes the bridge, its bond and the port profiles.
+    type: str
+    choices: [present, absent]
+    default: present
+  stp:
+    description: Spanning tree on the bridge. Off by default because STP delays a new port by the forward delay.
+    type: bool
+    default: false
+  autoconnect_ports:
+    description: Bring the ports up whenever the bridge (or bond) comes up (C(connection.autoconnect-ports)).
+    type: bool
+    default: true
+  ports:
+    description: Ethernet interfaces that become ports of the bridge.
+    type: list
+    elements: str
+    default: []
+  bond:
+    description: A bond that becomes a port of the bridge.
+    type: dict
+    suboptions:
+      name:
+        description: Bond interface name.
+        type: str
+        required: true
+      mode:
+        description: Bonding mode, by name or number (V(1) = V(active-backup)).
+        type: str
+        default: active-backup
+      miimon:
+        description: MII monitoring interval in milliseconds; must be positive.
+        type: raw
+        default: 100
+      options:
+        description: Other bond options (for example V(primary), V(xmit_hash_policy)). ARP options are refused.
+        type: dict
+        default: {}
+      ports:
+        description: Ethernet interfaces enslaved to the bond.
+        type: list
+        elements: str
+        default: []
+      allow_unsafe_mode:
+        description: Accept modes 0, 3, 5 and 6 under a VM bridge (a warning is emitted).
+        type: bool
+        default: false
+  ipv4:
+    description: IPv4 settings of the bridge. Omitted means V(disabled).
+    type: dict
+    suboptions:
+      method:
+        description: V(disabled), V(auto) (DHCP) or V(manual). Defaults to V(manual) when O(ipv4.addresses) is given.
+        type: str
+      addresses:
+        description: Addresses with prefix length, like V(192.0.2.1/24).
+        type: list
+        elements: str
+      gateway:
+        description: Default gateway; must be inside one of the addresses' subnets.
+        type: str
+      dns:
+        description: DNS servers, in order.
+        type: list
+        elements: str
+      dns_search:
+        description: DNS search domains, in order.
+        type: list
+        elements: str
+  ipv6:
+    description: IPv6 settings of the bridge, as O(ipv4); O(ipv6.method) may also be V(auto) (SLAAC), V(dhcp) or V(ignore).
+    type: dict
+    suboptions:
+      method:
+        description: Address method.
+        type: str
+      addresses:
+        description: Addresses with prefix length.
+        type: list
+        elements: str
+      gateway:
+        description: Default gateway.
+        type: str
+      dns:
+        description: DNS servers.
+        type: list
+        elements: str
+      dns_search:
+        description: DNS search domains.
+        type: list
+        elements: str
+  move_ip_from:
+    description:
+      - A port whose current NetworkManager IP settings move to the bridge. Cannot be combined with O(ipv4)/O(ipv6).
+    type: str
+  release_ports:
+    description: With O(state=absent), give the former ports their standalone profiles back (re-enabled), or new DHCP ones.
+    type: bool
+    default: false
+  rollback_timeout:
+    description: Seconds after which NetworkManager undoes the change by itself if the module cannot confirm it.
+    type: int
+    default: 60
+  verify_target:
+    description: An address that must answer ping after the change. Defaults to the bridge's gateway.
+    type: str
+  verify_timeout:
+    description: Seconds to wait for ports, bond and reachability after the change.
+    type: int
+    default: 30
+extends_documentation_fragment:
+  - virtnet.networking.attributes
+requirements:
+  - NetworkManager with C(nmcli)
+  - C(busctl) (systemd) for NetworkManager checkpoints
+  - C(ping)
+author:
+  - virtnet.networking contributors
+"""
+
+EXAMPLES = r"""
+- name: Host bridge for externally visible VMs, host address moved from eth1 to it (seed 15.9)
+  virtnet.networking.nm_bond_bridge:
+    name: bridge0
+    ports: [eth1]
+    move_ip_from: eth1
+
+- name: Active-backup bond under a VM bridge with no address of its own (seed 15.10)
+  virtnet.networking.nm_bond_bridge:
+    name: br0
+    bond:
+      name: bond0
+      mode: active-backup
+      miimon: 100
+      ports: [enp7s0, enp8s0]
+
+- name: Static addressing on the bridge
+  virtnet.networking.nm_bond_bridge:
+    name: br0
+    ports: [enp7s0]
+    ipv4:
+      addresses: [192.0.2.1/24]
+      gateway: 192.0.2.254
+      dns: [192.0.2.253]
+      dns_search: [example.com]
+    ipv6:
+      addresses: ["2001:db8:1::1/64"]
+      gateway: "2001:db8:1::fffe"
+
+- name: Remove the bridge and give the ports their own profiles back
+  virtnet.networking.nm_bond_bridge:
+    name: br0
+    state: absent
+    release_ports: true
+"""
+
+RETURN = r"""
+bridge:
+  description: The bridge as NetworkManager holds it after the task (predicted in check mode).
+  returned: always
+  type: dict
+  contains:
+    present: {description: Whether the bridge profile exists., type: bool}
+    ports: {description: Ethernet ports directly on the bridge., type: list, elements: str}
+    bond: {description: The bond under the bridge (name, mode, miimon, options, ports)., type: dict}
+    ipv4: {description: IPv4 settings., type: dict}
+    ipv6: {description: IPv6 settings., type: dict}
+    active: {description: Interface name to whether its profile is activated., type: dict}
+    standalone_profiles: {description: Other profiles of the ports, with their autoconnect and active state., type: dict}
+actions:
+  description: The planned steps (C(kind), C(summary), C(disruption)).
+  returned: always
+  type: list
+  elements: dict
+verification:
+  description: Kernel state after the change; bridge ports with STP state, bond mode, MII status, active port.
+  returned: when changed and not in check mode
+  type: dict
+checkpoint:
+  description: What happened to the NetworkManager checkpoint.
+  returned: when changed and not in check mode
+  type: list
+  elements: str
+reachable:
+  description: The address that answered after the change.
+  returned: when checked
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
+from ansible_collections.virtnet.networking.plugins.module_utils.nm_engine import ARGSPEC, NmBondBridge
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGSPEC, supports_check_mode=True,
+                           mutually_exclusive=[("move_ip_from", "ipv4"), ("move_ip_from", "ipv6")])
+    run(module, NmBondBridge(module))
+
+
+if __name__ == "__main__":
+    main()
