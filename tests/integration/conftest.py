@@ -73,7 +73,7 @@ class _Factory:
         if os.environ.get("VIRTNET_SANDBOX_KEEP") == "1":
             return
         for sb in reversed(self.started):
-            sb.down(quiet=True)
+            sb.down()
 
 
 @pytest.fixture(scope="session")
