@@ -1,0 +1,185 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The engine of ``virt_network``: reads libvirt, calls the planner,
+applies with the smallest libvirt call, and the read side of
+``virt_network_info``."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from lxml import etree
+
+from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils import network_plan as npl
+from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine
+from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
+from ansible_collections.virtnet.networking.plugins.module_utils.network_restart import restart_network
+
+try:
+    import netaddr
+except ImportError:
+    netaddr = None
+
+AFFECT_LIVE = 1
+AFFECT_CONFIG = 2
+
+
+def is_local(uri: str) -> bool:
+    """True when libvirt runs on the machine the module runs on (so the
+    module can read the hypervisor's routes)."""
+    return not urlparse(uri).hostname
+
+
+def read_routes(fs: FsRoot) -> list:
+    """[(IPNetwork, device)] from /proc/net/route and /proc/net/ipv6_route."""
+    routes = []
+    for line in (fs.read("/proc/net/route", "") or "").splitlines()[1:]:
+        f = line.split()
+        if len(f) < 8:
+            continue
+        dest = netaddr.IPAddress(int.from_bytes(bytes.fromhex(f[1]), "little"))
+        mask = netaddr.IPAddress(int.from_bytes(bytes.fromhex(f[7]), "little"))
+        routes.append((netaddr.IPNetwork("%s/%d" % (dest, mask.netmask_bits())), f[0]))
+    for line in (fs.read("/proc/net/ipv6_route", "") or "").splitlines():
+        f = line.split()
+        if len(f) < 10 or f[9] == "lo":
+            continue
+        dest = netaddr.IPAddress(int(f[0], 16), 6)
+        plen = int(f[1], 16)
+        if dest.is_link_local() or dest.is_multicast() or plen == 128:
+            continue
+        routes.append((netaddr.IPNetwork("%s/%d" % (dest, plen)), f[9]))
+    return routes
+
+
+def read_network(lv: Libvirt, net: Any) -> npl.HostState:
+    name = net.name()
+    config_xml = lv.call("reading network %r" % name, net.XMLDesc, flag("VIR_NETWORK_XML_INACTIVE", 1))
+    active = bool(net.isActive())
+    live = nx.parse(net.XMLDesc(0)) if active else None
+    return npl.HostState(name=name, exists=True, active=active, autostart=bool(net.autostart()),
+                         persistent=bool(net.isPersistent()), config=nx.parse(config_xml), live=live,
+                         config_xml=config_xml)
+
+
+class NetworkEngine(Engine):
+    result_key = "network"
+
+    def __init__(self, module: Any, *, fs: FsRoot | None = None) -> None:
+        super().__init__(module)
+        self.lv = Libvirt(self.params["uri"])
+        self.fs = fs or FsRoot("/")
+        self.desired: nm.Desired | None = None
+
+    def want(self) -> nm.Desired:
+        self.desired = nm.network_from_params(self.params)
+        return self.desired
+
+    def have(self) -> npl.HostState:
+        name = self.params["name"]
+        net = self.lv.network(name)
+        state = read_network(self.lv, net) if net is not None else npl.HostState(name=name)
+        for other in self.lv.networks():
+            if other.name() != name:
+                state.others.append((other.name(), nx.parse(other.XMLDesc(0))))
+        if is_local(self.params["uri"]):
+            state.routes = read_routes(self.fs)
+        return state
+
+    def plan(self, want: nm.Desired, have: npl.HostState) -> Any:
+        plan, self._predicted = npl.plan(want, have)
+        return plan
+
+    def predict(self, want: Any, have: Any, plan: Any) -> npl.HostState:
+        return self._predicted
+
+    def export(self, state: npl.HostState) -> dict:
+        return npl.export_state(state)
+
+    def apply(self, plan: Any) -> None:
+        name = self.params["name"]
+        conn = self.lv.conn
+        for action in plan.actions:
+            net = self.lv.network(name)
+            if action.kind == "define":
+                self.lv.call("defining network %r" % name, conn.networkDefineXML, action.payload, xml=action.payload)
+            elif action.kind == "update":
+                upd = action.payload
+                flags = AFFECT_CONFIG | (AFFECT_LIVE if net.isActive() else 0)
+                self.lv.call("updating network %r (%s)" % (name, action.summary), net.update,
+                             upd.command, upd.section, upd.parent, upd.xml, flags, xml=upd.xml)
+            elif action.kind == "restart":
+                self.report["reconnected"] = restart_network(self.lv, name)
+            elif action.kind == "start":
+                self.lv.call("starting network %r" % name, net.create)
+            elif action.kind == "stop":
+                self.lv.call("stopping network %r" % name, net.destroy)
+            elif action.kind == "undefine":
+                self.lv.call("undefining network %r" % name, net.undefine)
+            elif action.kind == "autostart":
+                self.lv.call("setting autostart of network %r" % name, net.setAutostart, 1 if action.payload else 0)
+
+    def cleanup(self) -> None:
+        self.lv.close()
+
+
+# --------------------------------------------------------------------------
+# virt_network_info
+# --------------------------------------------------------------------------
+
+def _attached(lv: Libvirt) -> dict:
+    """network name -> [{guest, mac, tap, active}] from every domain's XML."""
+    out: dict = {}
+    for dom in lv.domains():
+        active = bool(dom.isActive())
+        root = etree.fromstring(dom.XMLDesc(0).encode())
+        for iface in root.findall("devices/interface[@type='network']"):
+            src = iface.find("source")
+            mac = iface.find("mac")
+            tgt = iface.find("target")
+            out.setdefault(src.get("network"), []).append({
+                "guest": dom.name(), "active": active,
+                "mac": mac.get("address") if mac is not None else None,
+                "tap": tgt.get("dev") if (tgt is not None and active) else None,
+            })
+    return out
+
+
+def info(lv: Libvirt, name: str | None = None) -> dict:
+    nets = lv.networks()
+    if name is not None:
+        nets = [n for n in nets if n.name() == name]
+    attached = _attached(lv)
+    result = []
+    for net in sorted(nets, key=lambda n: n.name()):
+        state = read_network(lv, net)
+        entry = npl.export_state(state)
+        entry["live"] = nm.export(state.live) if state.live is not None else None
+        entry["restart_pending"] = bool(state.live is not None and nm.export(state.live) != nm.export(state.config))
+        entry["leases"] = []
+        if state.active:
+            for lease in lv.call("reading DHCP leases of %r" % net.name(), net.DHCPLeases):
+                entry["leases"].append({
+                    "mac": lease.get("mac"), "ip": lease.get("ipaddr"), "prefix": lease.get("prefix"),
+                    "hostname": lease.get("hostname"), "expiry": lease.get("expirytime"),
+                    "family": "ipv6" if lease.get("type") == 1 else "ipv4",
+                })
+        entry["guests"] = attached.get(net.name(), [])
+        entry["ports"] = []
+        if state.active and hasattr(net, "listAllPorts"):
+            for port in lv.call("listing ports of %r" % net.name(), net.listAllPorts, 0):
+                root = etree.fromstring(port.XMLDesc(0).encode())
+                owner = root.find("owner")
+                mac = root.find("mac")
+                entry["ports"].append({
+                    "uuid": root.findtext("uuid"),
+                    "owner": owner.findtext("name") if owner is not None else None,
+                    "mac": mac.get("address") if mac is not None else None,
+                })
+        result.append(entry)
+    return {"networks": result}

@@ -1,0 +1,321 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: virt_network
+short_description: Declare one libvirt virtual network and converge it in place
+version_added: 0.1.0
+description:
+  - Declares one libvirt network (NAT, routed, bridged on an existing host bridge, open or isolated)
+    with its addresses, DHCP and DNS, and brings the hypervisor to it. Running it again changes nothing.
+  - An existing network is changed with the least disruptive libvirt call. DHCP hosts and ranges,
+    DNS hosts, TXT and SRV records are updated live (C(virNetworkUpdate) on the running network and
+    its persistent definition), so running guests notice nothing.
+  - Any other change redefines the network. An active network only picks the new definition up when it
+    restarts; the module restarts it only with O(restart=true), and otherwise returns
+    RV(restart_required=true) and the pending fields in RV(pending).
+  - When it restarts a network, the module reconnects the running guests' interfaces to the recreated
+    bridge (libvirt does not) and returns them in RV(reconnected).
+  - Options left unset are not managed; the network keeps what it has (or libvirt's default when it is
+    created). Elements the module does not manage, such as C(<tftp>), C(<bootp>) or portgroups, are kept
+    across a redefine.
+  - Before touching anything the module validates addresses, DHCP ranges and static hosts, names, and
+    options that do not fit the forward mode, and refuses a subnet that overlaps another libvirt network or
+    (when O(uri) is local) a route of the host.
+options:
+  name:
+    description: Name of the network.
+    type: str
+    required: true
+  state:
+    description:
+      - V(running) defines the network and starts it; V(present) defines it and leaves it started or not;
+        V(stopped) defines it and stops it; V(absent) stops and undefines it.
+    type: str
+    choices: [running, present, stopped, absent]
+    default: running
+  forward:
+    description: How the network reaches the outside.
+    type: dict
+    suboptions:
+      mode:
+        description:
+          - V(nat) (masquerade behind the host), V(route) (plain routing), V(bridge) (guests on an existing
+            host bridge), V(open) (routing, no firewall rules), V(isolated) (no forwarding at all).
+          - Defaults to V(nat) when the network is created.
+        type: str
+        choices: [nat, route, bridge, open, isolated]
+      dev:
+        description: Restrict forwarding to this host interface (V(nat) and V(route) only).
+        type: str
+      nat:
+        description: Masquerading range (V(nat) only).
+        type: dict
+        suboptions:
+          address:
+            description: Public IPv4 addresses used for masquerading.
+            type: dict
+            suboptions:
+              start: {description: First address., type: str, required: true}
+              end: {description: Last address (default O(forward.nat.address.start))., type: str}
+          port:
+            description: Source port range used for masquerading.
+            type: dict
+            suboptions:
+              start: {description: First port., type: int, required: true}
+              end: {description: Last port., type: int, required: true}
+  bridge:
+    description: The bridge; for V(bridge) mode the existing host bridge, otherwise the one libvirt creates.
+    type: dict
+    suboptions:
+      name:
+        description:
+          - Bridge interface name. Required with O(forward.mode=bridge).
+          - When unset for a new network, the first free C(virbrN) is used.
+        type: str
+      stp:
+        description: Spanning tree on the bridge libvirt creates (libvirt's default is on).
+        type: bool
+      delay:
+        description: Forward delay in seconds.
+        type: int
+  mtu:
+    description: MTU of the bridge.
+    type: int
+  domain:
+    description: DNS domain of the network.
+    type: dict
+    suboptions:
+      name: {description: Domain name., type: str, required: true}
+      local_only: {description: Answer queries for the domain locally only., type: bool}
+  ips:
+    description:
+      - The network's own addresses (IPv4 and IPv6 in one list), each with optional DHCP.
+      - When given, this is the complete list; an IP given without O(ips[].dhcp) has no DHCP.
+    type: list
+    elements: dict
+    suboptions:
+      address:
+        description: Host address with prefix, like V(192.0.2.1/24) or V(2001:db8:1::1/64).
+        type: str
+        required: true
+      dhcp:
+        description: DHCP on this address (one IPv4 and one IPv6 address at most).
+        type: dict
+        suboptions:
+          ranges:
+            description: Dynamic ranges.
+            type: list
+            elements: dict
+            default: []
+            suboptions:
+              start: {description: First address., type: str, required: true}
+              end: {description: Last address., type: str, required: true}
+          hosts:
+            description: Static hosts (IPv4 by MAC, IPv6 by name).
+            type: list
+            elements: dict
+            default: []
+            suboptions:
+              mac: {description: Guest MAC address (IPv4 only)., type: str}
+              ip: {description: Fixed address., type: str, required: true}
+              name: {description: Host name., type: str}
+  dns:
+    description: The DNS server of the network. Each list, when given, is complete.
+    type: dict
+    suboptions:
+      enable: {description: Run the DNS server at all., type: bool}
+      forwarders:
+        description: Upstream servers, optionally per domain.
+        type: list
+        elements: dict
+        suboptions:
+          addr: {description: Server address., type: str}
+          domain: {description: Only for this domain., type: str}
+      hosts:
+        description: Extra host entries.
+        type: list
+        elements: dict
+        suboptions:
+          ip: {description: Address., type: str, required: true}
+          hostnames: {description: Names., type: list, elements: str, required: true}
+      srv:
+        description: SRV records.
+        type: list
+        elements: dict
+        suboptions:
+          service: {description: Service name., type: str, required: true}
+          protocol: {description: Protocol., type: str, required: true, choices: [tcp, udp]}
+          domain: {description: Domain., type: str}
+          target: {description: Target host., type: str}
+          port: {description: Port., type: int}
+          priority: {description: Priority., type: int}
+          weight: {description: Weight., type: int}
+      txt:
+        description: TXT records.
+        type: list
+        elements: dict
+        suboptions:
+          name: {description: Record name., type: str, required: true}
+          value: {description: Record text., type: str, required: true}
+  dnsmasq_options:
+    description: Extra dnsmasq options (C(<dnsmasq:options>)), for example V(no-ping).
+    type: list
+    elements: str
+  autostart:
+    description: Start the network with libvirt. Unset keeps the current setting (off for a new network).
+    type: bool
+  restart:
+    description:
+      - Allow restarting an active network when a change needs it. Running guests are reconnected.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - virtnet.networking.libvirt
+  - virtnet.networking.attributes
+author:
+  - virtnet.networking contributors
+"""
+
+EXAMPLES = r"""
+- name: The default NAT network as libvirt ships it
+  virtnet.networking.virt_network:
+    name: default
+    forward: {mode: nat}
+    bridge: {name: virbr0, stp: true, delay: 0}
+    ips:
+      - address: 192.168.122.1/24
+        dhcp:
+          ranges: [{start: 192.168.122.2, end: 192.168.122.254}]
+    autostart: true
+
+- name: A routed lab network with a fixed address for one guest
+  virtnet.networking.virt_network:
+    name: lab
+    forward: {mode: route, dev: eth0}
+    bridge: {name: virbr10, stp: false}
+    domain: {name: lab.example, local_only: true}
+    ips:
+      - address: 192.0.2.1/24
+        dhcp:
+          ranges: [{start: 192.0.2.100, end: 192.0.2.199}]
+          hosts: [{mac: "52:54:00:00:02:10", ip: 192.0.2.10, name: web}]
+      - address: 2001:db8:2::1/64
+    dns:
+      hosts: [{ip: 192.0.2.10, hostnames: [www]}]
+
+- name: Guests directly on the host bridge br0
+  virtnet.networking.virt_network:
+    name: lan
+    forward: {mode: bridge}
+    bridge: {name: br0}
+
+- name: Change the MTU and allow the restart it needs
+  virtnet.networking.virt_network:
+    name: lab
+    mtu: 1400
+    restart: true
+
+- name: Remove a network
+  virtnet.networking.virt_network:
+    name: old
+    state: absent
+"""
+
+RETURN = r"""
+network:
+  description: The network after the run (predicted in check mode), normalized; empty when absent.
+  returned: always
+  type: dict
+  sample: {name: lab, forward: {mode: nat}, bridge: {name: virbr1, stp: true, delay: 0}, active: true}
+actions:
+  description: What was (or would be) done, each with C(kind), C(summary) and C(disruption).
+  returned: always
+  type: list
+  elements: dict
+restart_required:
+  description: The active network runs an older definition; a restart (O(restart=true)) would apply it.
+  returned: always
+  type: bool
+pending:
+  description: Fields that differ between the running network and its definition.
+  returned: when RV(restart_required)
+  type: list
+  elements: str
+reconnected:
+  description: Guests whose interfaces were reconnected after a restart.
+  returned: when the network was restarted
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import require_libvirt
+from ansible_collections.virtnet.networking.plugins.module_utils.network_engine import NetworkEngine
+
+_RANGE = {"start": {"type": "str", "required": True}, "end": {"type": "str", "required": True}}
+
+
+def argument_spec() -> dict:
+    return libvirt_argspec(
+        name={"type": "str", "required": True},
+        state={"type": "str", "default": "running", "choices": ["running", "present", "stopped", "absent"]},
+        forward={"type": "dict", "options": {
+            "mode": {"type": "str", "choices": ["nat", "route", "bridge", "open", "isolated"]},
+            "dev": {"type": "str"},
+            "nat": {"type": "dict", "options": {
+                "address": {"type": "dict", "options": {"start": {"type": "str", "required": True},
+                                                        "end": {"type": "str"}}},
+                "port": {"type": "dict", "options": {"start": {"type": "int", "required": True},
+                                                     "end": {"type": "int", "required": True}}},
+            }},
+        }},
+        bridge={"type": "dict", "options": {"name": {"type": "str"}, "stp": {"type": "bool"},
+                                            "delay": {"type": "int"}}},
+        mtu={"type": "int"},
+        domain={"type": "dict", "options": {"name": {"type": "str", "required": True},
+                                            "local_only": {"type": "bool"}}},
+        ips={"type": "list", "elements": "dict", "options": {
+            "address": {"type": "str", "required": True},
+            "dhcp": {"type": "dict", "options": {
+                "ranges": {"type": "list", "elements": "dict", "default": [], "options": _RANGE},
+                "hosts": {"type": "list", "elements": "dict", "default": [], "options": {
+                    "mac": {"type": "str"}, "ip": {"type": "str", "required": True}, "name": {"type": "str"}}},
+            }},
+        }},
+        dns={"type": "dict", "options": {
+            "enable": {"type": "bool"},
+            "forwarders": {"type": "list", "elements": "dict", "options": {"addr": {"type": "str"},
+                                                                          "domain": {"type": "str"}}},
+            "hosts": {"type": "list", "elements": "dict", "options": {
+                "ip": {"type": "str", "required": True},
+                "hostnames": {"type": "list", "elements": "str", "required": True}}},
+            "srv": {"type": "list", "elements": "dict", "options": {
+                "service": {"type": "str", "required": True},
+                "protocol": {"type": "str", "required": True, "choices": ["tcp", "udp"]},
+                "domain": {"type": "str"}, "target": {"type": "str"}, "port": {"type": "int"},
+                "priority": {"type": "int"}, "weight": {"type": "int"}}},
+            "txt": {"type": "list", "elements": "dict", "options": {
+                "name": {"type": "str", "required": True}, "value": {"type": "str", "required": True}}},
+        }},
+        dnsmasq_options={"type": "list", "elements": "str"},
+        autostart={"type": "bool"},
+        restart={"type": "bool", "default": False},
+    )
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    require_libvirt(module)
+    run(module, NetworkEngine(module))
+
+
+if __name__ == "__main__":
+    main()
