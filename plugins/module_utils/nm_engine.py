@@ -47,12 +47,13 @@ class NmBondBridge(Engine):
     result_key = "bridge"
 
     def __init__(self, module, *, fs: FsRoot | None = None, nmcli: Nmcli | None = None,
-                 checkpoint: Checkpoint | None = None, sleep=time.sleep) -> None:
+                 checkpoint: Checkpoint | None = None, sleep=time.sleep, clock=time.monotonic) -> None:
         super().__init__(module)
         self.fs = fs or FsRoot("/")
         self.nm = nmcli or Nmcli(module)
         self._checkpoint = checkpoint
         self.sleep = sleep
+        self.clock = clock
         self.warnings: list = []
         self.topology = None
 
@@ -138,7 +139,7 @@ class NmBondBridge(Engine):
         if payload.get("bond"):
             self.nm.run(["connection", "up"] + payload["bond"])
         waiting = list(payload["ports"])
-        deadline = time.monotonic() + self.params["verify_timeout"]
+        deadline = self.clock() + self.params["verify_timeout"]
         kicked = set()
         while waiting:
             states = {p.name: p.state for p in self.nm.profiles()}
@@ -149,7 +150,7 @@ class NmBondBridge(Engine):
                 if n not in kicked and states.get(n) in ("", None):
                     kicked.add(n)
                     self.nm.run(["connection", "up", "id", n])
-            if waiting and time.monotonic() > deadline:
+            if waiting and self.clock() > deadline:
                 raise VirtnetError("ports did not become active within %d s: %s"
                                    % (self.params["verify_timeout"], ", ".join(waiting)))
             if waiting:
@@ -160,12 +161,12 @@ class NmBondBridge(Engine):
             target = self.params.get("verify_target")
         else:
             t = self.topology
-            deadline = time.monotonic() + self.params["verify_timeout"]
+            deadline = self.clock() + self.params["verify_timeout"]
             while True:
                 st = nm_verify.status(self.fs, t.name, t.bond.name if t.bond else None)
                 issues = nm_verify.problems(st, bridge=t.name, ports=t.ports, bond=t.bond.name if t.bond else None,
                                             bond_ports=t.bond.ports if t.bond else [])
-                if not issues or time.monotonic() > deadline:
+                if not issues or self.clock() > deadline:
                     break
                 self.sleep(0.2)
             self.report["verification"] = st
@@ -177,13 +178,13 @@ class NmBondBridge(Engine):
                 "no gateway and no verify_target: reachability was not checked")
             return
         ping = CommandRunner(self.module, "ping")
-        deadline = time.monotonic() + self.params["verify_timeout"]
+        deadline = self.clock() + self.params["verify_timeout"]
         while True:
             res = ping.run(["-c", "1", "-W", "1", "-n", str(target)], check=False)
             if res.ok:
                 self.report["reachable"] = str(target)
                 return
-            if time.monotonic() > deadline:
+            if self.clock() > deadline:
                 raise VirtnetError("%s is not reachable after the change (ping failed for %d s)"
                                    % (target, self.params["verify_timeout"]), target=str(target))
             self.sleep(0.5)
