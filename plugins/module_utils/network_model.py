@@ -103,7 +103,7 @@ def merge(want: Network, have: Network | None) -> Network:
         fill: dict = {"mode": mode}
         if mode in OWN_BRIDGE:
             fill.update(stp=True if want.stp is None else want.stp, delay=0 if want.delay is None else want.delay)
-        return dataclasses.replace(want, **fill)
+        return filled(dataclasses.replace(want, **fill))
     out = {}
     for f in dataclasses.fields(Network):
         w = getattr(want, f.name)
@@ -114,7 +114,14 @@ def merge(want: Network, have: Network | None) -> Network:
     merged = Network(**out)
     if want.mode is not None and want.mode != have.mode:
         merged = _switch_mode(want, have, merged)
-    return merged
+    return filled(merged)
+
+
+def filled(net: Network) -> Network:
+    """Unset lists as libvirt reads them back: empty."""
+    dns = net.dns or Dns()
+    dns = Dns(enable=dns.enable, **{k: getattr(dns, k) or () for k in ("forwarders", "hosts", "srv", "txt")})
+    return dataclasses.replace(net, ips=net.ips or (), dns=dns, dnsmasq_options=net.dnsmasq_options or ())
 
 
 def _switch_mode(want: Network, have: Network, merged: Network) -> Network:

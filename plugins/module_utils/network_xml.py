@@ -221,6 +221,11 @@ def _build_forward(root: Any, net: Network) -> None:
     fwd = _child(root, "forward", before=("bridge", "mtu", "mac", "domain", "dns", "ip"))
     fwd.set("mode", net.mode)
     _set(fwd, "dev", net.dev)
+    if net.mode in ("nat", "route"):
+        # libvirt mirrors dev= as the first <interface>; a stale one conflicts.
+        for iface in fwd.findall("interface"):
+            if iface.get("dev") != net.dev:
+                fwd.remove(iface)
     _drop(fwd, "nat")
     if net.mode == "nat" and (net.nat_address or net.nat_port):
         nat = etree.Element("nat")
