@@ -555,6 +555,33 @@ class Guest:
     def virsh(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.sb.virsh(*args, check=check)
 
+    def _nic_file(self, nic: dict) -> Path:
+        path = self.dir / f"nic-{nic['mac'].replace(':', '')}.xml"
+        path.write_text(ET.tostring(interface_element(nic), encoding="unicode"))
+        return path
+
+    def attach_nic(self, nic: dict, *, live: bool = True, config: bool = False) -> str:
+        """Hot-plug a NIC (dict as for start_guest); returns its MAC. The guest
+        logs `VNSB NIC-ADDED ethN <mac>` and starts DHCP on it."""
+        nic = dict(nic)
+        nic.setdefault("mac", random_mac())
+        flags = (["--live"] if live else []) + (["--config"] if config else [])
+        self.virsh("attach-device", self.name, str(self._nic_file(nic)), *flags)
+        return nic["mac"].lower()
+
+    def detach_nic(self, nic: dict, *, live: bool = True, config: bool = False) -> None:
+        flags = (["--live"] if live else []) + (["--config"] if config else [])
+        self.virsh("detach-device", self.name, str(self._nic_file(nic)), *flags)
+
+    def set_link(self, mac: str, state: str) -> None:
+        """`virsh domif-setlink`: the guest logs `VNSB LINK ethN up|down`."""
+        self.virsh("domif-setlink", self.name, mac, state)
+
+    def iface_of(self, mac: str, timeout: float = 30) -> str:
+        """Guest interface name of a MAC, from the NIC/NIC-ADDED console lines."""
+        m = self.wait_for(rf"^VNSB NIC(?:-ADDED)? (\S+) {re.escape(mac.lower())}", timeout)
+        return m.group(1)
+
     def destroy(self, undefine: bool = True) -> None:
         self.sb.virsh("destroy", self.name, check=False)
         if undefine:
@@ -770,7 +797,10 @@ class Sandbox:
         # come from RA and accept_ra != 2.)
         # ping_group_range (per netns): passt runs as nobody and needs
         # unprivileged ICMP echo sockets to forward a guest's ping.
+        # lan1/lan2 without RA too: spare NICs carry no address (link-local only)
+        # until a test or NM configures them (a bridge on top has its own setting).
         run(["ip", "netns", "exec", hv, "sysctl", "-qw", "net.ipv6.conf.lan0.accept_ra=0",
+             "net.ipv6.conf.lan1.accept_ra=0", "net.ipv6.conf.lan2.accept_ra=0",
              "net.ipv4.ping_group_range=0 2147483647"])
         cmds_hv = ["link set lo up", "link set lan0 up", "link set lan1 up", "link set lan2 up",
                    f"addr add {LAN_HV}/{LAN_PREFIX} dev lan0",
@@ -967,9 +997,13 @@ class Sandbox:
         for d in self.virsh("list", "--all", "--name").stdout.split():
             snap["domains"][d] = self.virsh("dumpxml", d).stdout
             snap["domains_inactive"][d] = self.virsh("dumpxml", "--inactive", d).stdout
+        # Lifetimes of SLAAC addresses / RA routes count down: not a change.
+        def steady(text: str) -> str:
+            text = re.sub(r"\s*valid_lft \S+ preferred_lft \S+", "", text)
+            return re.sub(r"\s*expires \d+sec", "", text)
         snap["hv_links"] = self.run_hv(["ip", "-o", "link", "show"]).stdout
-        snap["hv_addrs"] = self.run_hv(["ip", "-o", "addr", "show"]).stdout
-        snap["hv_routes"] = self.run_hv(["ip", "route", "show", "table", "all"]).stdout
+        snap["hv_addrs"] = steady(self.run_hv(["ip", "-o", "addr", "show"]).stdout)
+        snap["hv_routes"] = steady(self.run_hv(["ip", "route", "show", "table", "all"]).stdout)
         snap["hv_nft"] = self.run_hv(["nft", "list", "ruleset"]).stdout
         return snap
 

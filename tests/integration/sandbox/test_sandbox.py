@@ -75,6 +75,50 @@ def test_nat_guest_gets_lease_and_reaches_outside(sandbox, nat_network):
         g.destroy()
 
 
+def test_guest_nic_hotplug_and_link_events(sandbox, nat_network):
+    """What NIC-level tests rely on: hot-plugged NICs get DHCP, link down/up
+    is seen by the guest and renews the lease, unplug is seen."""
+    g = sandbox.start_guest("vnsb-hp", nics=[{"type": "network", "source": nat_network}])
+    try:
+        g.wait_for_lease("eth0", timeout=90)
+        nic = {"type": "network", "source": nat_network, "mac": "52:54:00:0a:00:02"}
+        g.attach_nic(nic)
+        iface = g.iface_of(nic["mac"])
+        assert iface == "eth1"
+        ip = g.wait_for_lease(iface, timeout=30)
+        assert in_range(ip, "192.0.2.10", "192.0.2.100")
+        mark = len(g.console_log())
+        g.set_link(nic["mac"], "down")
+        g.wait_for(rf"^VNSB LINK {iface} down", 15, after=mark)
+        g.set_link(nic["mac"], "up")
+        g.wait_for(rf"^VNSB LINK {iface} up", 15, after=mark)
+        assert g.wait_for_lease(iface, timeout=30, after=mark) == ip
+        g.detach_nic(nic)
+        g.wait_for(rf"^VNSB NIC-REMOVED {iface}", 30)
+        rc, out = g.run("ls /sys/class/net")
+        assert rc == 0 and out.split() == ["eth0", "lo"], out
+    finally:
+        g.destroy()
+
+
+def test_snapshot_sees_libvirt_changes(sandbox, tmp_path):
+    before = sandbox.snapshot()
+    assert sandbox.snapshot() == before  # stable when nothing changes
+    path = tmp_path / "iso.xml"
+    net = ET.Element("network")
+    ET.SubElement(net, "name").text = "vnsbsnap"
+    ET.SubElement(net, "bridge", name="virbr-snap", stp="off")
+    path.write_text(ET.tostring(net, encoding="unicode"))
+    sandbox.virsh("net-define", str(path))
+    try:
+        after = sandbox.snapshot()
+        assert "vnsbsnap" in after["networks_inactive"] and "vnsbsnap" not in before["networks_inactive"]
+        assert after != before
+    finally:
+        sandbox.virsh("net-undefine", "vnsbsnap", check=False)
+    assert sandbox.snapshot() == before
+
+
 def test_bridged_guest_gets_lan_address(sandbox):
     """A guest bridged onto the LAN (hv bridge with port lan1) is served by the
     outside's DHCP server, as a guest on a physical LAN would be."""
