@@ -8,6 +8,7 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -261,3 +262,38 @@ def test_networkmanager(sandbox_nm):
     finally:
         sb.nmcli("con", "del", "vnsb-port")
         sb.nmcli("con", "del", "vnsb-br")
+
+
+@pytest.mark.parametrize("crash", ["processes-killed", "state-dir-removed"])
+def test_up_after_unclean_crash(crash):
+    """A crashed run leaves namespaces and/or a state dir behind; `up` of the
+    same name must clean them and come up working, and `down` still clean all."""
+    reason = vnsb.missing_requirements()
+    if reason:
+        pytest.skip(reason)
+    name = "t%dc%s" % (os.getpid(), os.environ.get("PYTEST_XDIST_WORKER", ""))
+    before = _root_view(name)
+    sb = vnsb.Sandbox(name)
+    sb.up()
+    try:
+        # PID -> start time, so a reused PID is not mistaken for a survivor
+        old = {int(p): vnsb._proc_start(int(p)) for ns in (sb.hv_ns, sb.out_ns)
+               for p in subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
+                                       text=True).stdout.split()}
+        assert len(old) >= 4, old  # holder, libvirtd, dnsmasq, httpd
+        if crash == "processes-killed":
+            for p in old:
+                os.kill(p, 9)
+        else:
+            # the daemons keep running, but nothing on disk remembers them
+            shutil.rmtree(sb.state_dir)
+        again = vnsb.Sandbox(name)
+        again.up()
+        assert again.virsh("list").returncode == 0
+        survivors = [p for p, start in old.items() if vnsb._proc_start(p) == start]
+        assert survivors == [], survivors
+    finally:
+        vnsb.Sandbox(name).down()
+    after = _root_view(name)
+    for key in before:
+        assert after[key] == before[key], key
