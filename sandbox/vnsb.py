@@ -740,13 +740,31 @@ class Sandbox:
             if self.with_nm:
                 self._wait_nm()
             self._save_caps_cache()
-        except BaseException:
+        except Exception as e:
             _log(f"up failed; logs in {self.state_dir / 'log'} (kept). Run `down` to clean.")
-            raise
+            raise SandboxError(f"sandbox {self.name}: up failed: {e}\n{self.log_tails()}") from e
         dt = time.monotonic() - t0
         self.meta["timings"]["up_s"] = round(dt, 2)
         self._save_meta()
         return dt
+
+    def log_tails(self, lines: int = 15) -> str:
+        """Last lines of every daemon log of the instance, for error messages."""
+        out = []
+        logdir = self.state_dir / "log"
+        files = sorted(logdir.glob("*")) + [logdir / "libvirt" / "libvirtd.log"]
+        for f in files:
+            if f.is_file() and f.stat().st_size:
+                tail = f.read_text(errors="replace").splitlines()[-lines:]
+                out.append(f"--- {f}\n" + "\n".join(tail))
+        return "\n".join(out)
+
+    def __enter__(self) -> "Sandbox":
+        self.up()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.down(quiet=True)
 
     def _prepare_state(self) -> None:
         sd = self.state_dir

@@ -65,8 +65,8 @@ class _Factory:
         if os.environ.get("VIRTNET_SANDBOX_NAME") and sb.is_up() \
                 and bool(sb.meta.get("with_nm")) == with_nm:
             return sb  # somebody's long-running instance: reuse, never tear down
+        self.started.append(sb)  # registered first: a failed up is cleaned too
         sb.up()
-        self.started.append(sb)
         return sb
 
     def close(self) -> None:
