@@ -16,6 +16,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils import network_
 from ansible_collections.virtnet.networking.plugins.module_utils import network_plan as npl
 from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
 from ansible_collections.virtnet.networking.plugins.module_utils.network_restart import restart_network
@@ -57,6 +58,14 @@ def read_routes(fs: FsRoot) -> list:
     return routes
 
 
+def read_links(fs: FsRoot) -> dict | None:
+    """{interface name: is a bridge} from /sys/class/net (None without sysfs)."""
+    names = fs.listdir("/sys/class/net")
+    if not names:
+        return None
+    return {name: fs.exists("/sys/class/net/%s/bridge" % name) for name in names}
+
+
 def read_network(lv: Libvirt, net: Any) -> npl.HostState:
     name = net.name()
     config_xml = lv.call("reading network %r" % name, net.XMLDesc, flag("VIR_NETWORK_XML_INACTIVE", 1))
@@ -84,11 +93,14 @@ class NetworkEngine(Engine):
         name = self.params["name"]
         net = self.lv.network(name)
         state = read_network(self.lv, net) if net is not None else npl.HostState(name=name)
+        if not hasattr(self, "_before"):
+            self._before = state
         for other in self.lv.networks():
             if other.name() != name:
                 state.others.append((other.name(), nx.parse(other.XMLDesc(0))))
         if is_local(self.params["uri"]):
             state.routes = read_routes(self.fs)
+            state.links = read_links(self.fs)
         return state
 
     def plan(self, want: nm.Desired, have: npl.HostState) -> Any:
@@ -102,27 +114,56 @@ class NetworkEngine(Engine):
         return npl.export_state(state)
 
     def apply(self, plan: Any) -> None:
+        try:
+            for action in plan.actions:
+                self._apply_one(action)
+        except VirtnetError as err:
+            err.details["rolled_back"] = self._roll_back()
+            raise
+
+    def _apply_one(self, action: Any) -> None:
         name = self.params["name"]
         conn = self.lv.conn
-        for action in plan.actions:
-            net = self.lv.network(name)
-            if action.kind == "define":
-                self.lv.call("defining network %r" % name, conn.networkDefineXML, action.payload, xml=action.payload)
-            elif action.kind == "update":
-                upd = action.payload
-                flags = AFFECT_CONFIG | (AFFECT_LIVE if net.isActive() else 0)
-                self.lv.call("updating network %r (%s)" % (name, action.summary), net.update,
-                             upd.command, upd.section, upd.parent, upd.xml, flags, xml=upd.xml)
-            elif action.kind == "restart":
-                self.report["reconnected"] = restart_network(self.lv, name)
-            elif action.kind == "start":
-                self.lv.call("starting network %r" % name, net.create)
-            elif action.kind == "stop":
-                self.lv.call("stopping network %r" % name, net.destroy)
-            elif action.kind == "undefine":
-                self.lv.call("undefining network %r" % name, net.undefine)
-            elif action.kind == "autostart":
-                self.lv.call("setting autostart of network %r" % name, net.setAutostart, 1 if action.payload else 0)
+        net = self.lv.network(name)
+        if action.kind == "define":
+            self.lv.call("defining network %r" % name, conn.networkDefineXML, action.payload, xml=action.payload)
+            self._defined = True
+        elif action.kind == "update":
+            upd = action.payload
+            flags = AFFECT_CONFIG | (AFFECT_LIVE if net.isActive() else 0)
+            self.lv.call("updating network %r (%s)" % (name, action.summary), net.update,
+                         upd.command, upd.section, upd.parent, upd.xml, flags, xml=upd.xml)
+        elif action.kind == "restart":
+            self.report["reconnected"] = restart_network(self.lv, name)
+        elif action.kind == "start":
+            self.lv.call("starting network %r" % name, net.create)
+        elif action.kind == "stop":
+            self.lv.call("stopping network %r" % name, net.destroy)
+        elif action.kind == "undefine":
+            self.lv.call("undefining network %r" % name, net.undefine)
+        elif action.kind == "autostart":
+            self.lv.call("setting autostart of network %r" % name, net.setAutostart, 1 if action.payload else 0)
+
+    def _roll_back(self) -> str:
+        """Put the definition back as it was when a later step failed (a
+        network that does not start is worse than the old one)."""
+        if not getattr(self, "_defined", False):
+            return "nothing to roll back"
+        before = self._before
+        net = self.lv.network(self.params["name"])
+        try:
+            if not before.exists:
+                if net is not None and net.isActive():
+                    net.destroy()
+                if net is not None:
+                    net.undefine()
+                return "the new network was undefined again"
+            self.lv.conn.networkDefineXML(before.config_xml)
+            if before.active and net is not None and not net.isActive():
+                restart_network(self.lv, self.params["name"])
+            return "the previous definition was restored"
+        except Exception as err:  # noqa: BLE001 - report, never mask the original error
+            return "rolling back failed too: %s" % err
 
     def cleanup(self) -> None:
         self.lv.close()

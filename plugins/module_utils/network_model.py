@@ -392,10 +392,19 @@ def network_from_params(p: dict) -> Desired:
                    restart=bool(p.get("restart")))
 
 
-def check_against_host(net: Network, others: list, routes: list) -> None:
+def check_against_host(net: Network, others: list, routes: list, links: dict | None = None) -> None:
     """Cross-checks that need the host: subnets overlapping another libvirt
     network (``others``: [(name, Network)]) or a host route (``routes``:
-    [(IPNetwork, device)]).  libvirt accepts both and then misroutes."""
+    [(IPNetwork, device)]), libvirt accepts both and then misroutes; and
+    host interfaces that must exist (``links``: {name: is_bridge}, None when
+    the host cannot be seen): libvirt starts a bridge-mode network on a
+    missing bridge and only fails when a guest plugs in."""
+    if links is not None:
+        if net.mode == "bridge" and not links.get(net.bridge):
+            raise ValidationError("bridge.name", net.bridge, "no such bridge on the host" if net.bridge not in links
+                                  else "is not a bridge")
+        if net.dev and net.dev not in links:
+            raise ValidationError("forward.dev", net.dev, "no such interface on the host")
     for i, ip in enumerate(net.ips or ()):
         mine = netaddr.IPNetwork(ip.address).cidr
         for oname, other in others:

@@ -51,6 +51,7 @@ class HostState:
     config_xml: str | None = None
     others: list = field(default_factory=list)   # [(name, Network)] other networks
     routes: list = field(default_factory=list)   # [(IPNetwork, dev)] host routes
+    links: dict | None = None                    # {ifname: is_bridge}; None: host not visible
 
 
 @dataclass
@@ -186,7 +187,7 @@ def plan(desired: nm.Desired, have: HostState) -> tuple:
         return p, HostState(name=name)
 
     want = target(desired, have)
-    nm.check_against_host(want, have.others, have.routes)
+    nm.check_against_host(want, have.others, have.routes, have.links)
     start = desired.state == "running" and not (have.exists and have.active)
     stop = desired.state == "stopped" and have.exists and have.active
     active_after = (have.exists and have.active and not stop) or start

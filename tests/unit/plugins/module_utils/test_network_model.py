@@ -135,3 +135,17 @@ def test_overlap_with_a_host_route():
     with pytest.raises(ValidationError) as exc:
         nm.check_against_host(mine, [], routes + [(netaddr.IPNetwork("198.51.100.64/26"), "eth1")])
     assert "host route 198.51.100.64/26 dev eth1" in exc.value.msg
+
+
+@pytest.mark.parametrize("params,option,value", [
+    ({"forward": {"mode": "bridge"}, "bridge": {"name": "br9"}}, "bridge.name", "br9"),
+    ({"forward": {"mode": "bridge"}, "bridge": {"name": "lan0"}}, "bridge.name", "lan0"),
+    ({"forward": {"mode": "route", "dev": "eth7"}}, "forward.dev", "eth7"),
+])
+def test_host_interfaces_must_exist(params, option, value):
+    mine = nm.merge(nm.network_from_params(dict({"name": "lab"}, **params)).network, None)
+    links = {"lan0": False, "br0": True}
+    with pytest.raises(ValidationError) as exc:
+        nm.check_against_host(mine, [], [], links)
+    assert exc.value.option == option and value in exc.value.msg
+    nm.check_against_host(mine, [], [], None)  # host not visible (remote uri): not checked
