@@ -23,17 +23,17 @@ VNSB = str(Path(vnsb.__file__).resolve())
 DNSMASQ_NS = "http://libvirt.org/schemas/network/dnsmasq/1.0"
 
 
-def nat_network_xml(name: str, bridge: str, prefix: str = "192.0.2") -> str:
-    """A NAT network the way the tests should write them: stp off (no 2 s
+def lab_network_xml(name: str, bridge: str, *, mode: str = "nat", address: str = "192.0.2.1",
+                    netmask: str = "255.255.255.0", dhcp: tuple[str, str] = ("192.0.2.10", "192.0.2.100")) -> str:
+    """A libvirt network the way the tests should write them: stp off (no 2 s
     forward delay) and dnsmasq no-ping (no 3 s probe before the first lease)."""
     ET.register_namespace("dnsmasq", DNSMASQ_NS)
     net = ET.Element("network")
     ET.SubElement(net, "name").text = name
-    ET.SubElement(net, "forward", mode="nat")
+    ET.SubElement(net, "forward", mode=mode)
     ET.SubElement(net, "bridge", name=bridge, stp="off")
-    ip = ET.SubElement(net, "ip", address=f"{prefix}.1", netmask="255.255.255.0")
-    dhcp = ET.SubElement(ip, "dhcp")
-    ET.SubElement(dhcp, "range", start=f"{prefix}.10", end=f"{prefix}.100")
+    ip = ET.SubElement(net, "ip", address=address, netmask=netmask)
+    ET.SubElement(ET.SubElement(ip, "dhcp"), "range", start=dhcp[0], end=dhcp[1])
     opts = ET.SubElement(net, f"{{{DNSMASQ_NS}}}options")
     ET.SubElement(opts, f"{{{DNSMASQ_NS}}}option", value="no-ping")
     return ET.tostring(net, encoding="unicode")
@@ -46,7 +46,7 @@ def in_range(ip: str, start: str, end: str) -> bool:
 @pytest.fixture
 def nat_network(sandbox, tmp_path):
     path = tmp_path / "nat.xml"
-    path.write_text(nat_network_xml("vnsbnat", "virbr-vnsb"))
+    path.write_text(lab_network_xml("vnsbnat", "virbr-vnsb"))
     sandbox.virsh("net-create", str(path))
     yield "vnsbnat"
     sandbox.virsh("net-destroy", "vnsbnat", check=False)
@@ -143,6 +143,36 @@ def test_bridged_guest_gets_lan_address(sandbox):
         sandbox.run_hv(["ip", "link", "del", br])
 
 
+def test_routed_guest_reachable_from_outside(sandbox, tmp_path):
+    """add_out_route: the outside reaches a guest on a routed libvirt network."""
+    (tmp_path / "rt.xml").write_text(lab_network_xml(
+        "vnsbrt", "virbr-vnsbrt", mode="route", address="203.0.113.129", netmask="255.255.255.128",
+        dhcp=("203.0.113.140", "203.0.113.150")))
+    sandbox.virsh("net-create", str(tmp_path / "rt.xml"))
+    g = sandbox.start_guest("vnsb-rt", nics=[{"type": "network", "source": "vnsbrt"}])
+    try:
+        gip = g.wait_for_lease("eth0", timeout=90)
+        assert in_range(gip, "203.0.113.140", "203.0.113.150")
+        sandbox.add_out_route("203.0.113.128/25")
+        page = sandbox.run_out(["curl", "-s", "--max-time", "10", f"http://{gip}/"])
+        assert "VNSB-HOST vnsb-rt" in page.stdout, page
+    finally:
+        g.destroy()
+        sandbox.run_out(["ip", "route", "del", "203.0.113.128/25"])
+        sandbox.virsh("net-destroy", "vnsbrt", check=False)
+
+
+def test_macvtap_guest_gets_lan_address(sandbox):
+    """type='direct' (macvtap) on the spare NIC lan2 puts the guest on the LAN."""
+    g = sandbox.start_guest("vnsb-mv", nics=[{"type": "direct", "source": "lan2", "mode": "bridge"}])
+    try:
+        assert in_range(g.wait_for_lease("eth0", timeout=90), *vnsb.LAN_DHCP)
+        rc, out = g.run("wget -qO- http://203.0.113.10/")
+        assert rc == 0 and "VNSB-WORLD" in out, out
+    finally:
+        g.destroy()
+
+
 def test_passt_guest_reaches_outside(sandbox):
     """passt (user-mode networking without root inside qemu): libvirt 11.3
     only; bookworm's 9.0 rejects <backend type='passt'/>."""
@@ -207,7 +237,7 @@ def test_down_leaves_no_trace(tmp_path):
     try:
         # Give it everything that leaves traces: a NAT network (firewall
         # rules, dnsmasq, bridge) and a running guest (qemu, tap).
-        (tmp_path / "n.xml").write_text(nat_network_xml("tracenet", "virbr-trace", "192.0.2"))
+        (tmp_path / "n.xml").write_text(lab_network_xml("tracenet", "virbr-trace"))
         sb.virsh("net-create", str(tmp_path / "n.xml"))
         g = sb.start_guest("trace", nics=[{"type": "network", "source": "tracenet"}])
         g.wait_for("^VNSB NIC eth0", timeout=90)
