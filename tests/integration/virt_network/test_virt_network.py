@@ -253,7 +253,8 @@ def test_live_dhcp_host_loses_no_packets_and_applies_on_renewal(hv, nat_guest):
     t = threading.Thread(target=ping)
     t.start()
     time.sleep(0.5)
-    args = dict(args, ips=[dict(args["ips"][0], dhcp=dict(args["ips"][0]["dhcp"], hosts=[
+    # (kept in the fixture's args: later tests declare the network as it is now)
+    args.update(ips=[dict(args["ips"][0], dhcp=dict(args["ips"][0]["dhcp"], hosts=[
         {"mac": mac, "ip": fixed, "name": "natguest"}]))])
     _, applied, _ = hv.converge("virt_network", **args)
     t.join()
