@@ -14,6 +14,7 @@ from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
 from ansible_collections.virtnet.networking.plugins.module_utils import network_plan as npl
+from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
@@ -86,7 +87,7 @@ class NetworkEngine(Engine):
         self.desired: nm.Desired | None = None
 
     def want(self) -> nm.Desired:
-        self.desired = nm.network_from_params(self.params)
+        self.desired = nv.network_from_params(self.params)
         return self.desired
 
     def have(self) -> npl.HostState:

@@ -24,6 +24,7 @@ from typing import Any
 from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, NONE, RESTART, Plan
 
@@ -187,7 +188,7 @@ def plan(desired: nm.Desired, have: HostState) -> tuple:
         return p, HostState(name=name)
 
     want = target(desired, have)
-    nm.check_against_host(want, have.others, have.routes, have.links)
+    nv.check_against_host(want, have.others, have.routes, have.links)
     start = desired.state == "running" and not (have.exists and have.active)
     stop = desired.state == "stopped" and have.exists and have.active
     active_after = (have.exists and have.active and not stop) or start

@@ -16,7 +16,7 @@ from typing import Any
 from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils.network_model import (
-    NAT_PORTS_DEFAULT, OWN_BRIDGE, Dns, Host, Ip, Network, _host_key, _range_key,
+    NAT_PORTS_DEFAULT, OWN_BRIDGE, Dns, Host, Ip, Network, host_key, range_key,
 )
 
 try:
@@ -96,8 +96,8 @@ def _parse_ip(el: Any) -> Ip:
             mac = h.get("mac")
             hosts.append(Host(ip=str(netaddr.IPAddress(h.get("ip"))), mac=mac.lower() if mac else None,
                               name=h.get("name").lower() if h.get("name") else None))
-    return Ip(address=str(net), ranges=tuple(sorted(ranges, key=_range_key)),
-              hosts=tuple(sorted(hosts, key=_host_key)),
+    return Ip(address=str(net), ranges=tuple(sorted(ranges, key=range_key)),
+              hosts=tuple(sorted(hosts, key=host_key)),
               dhcp=dhcp is not None and (bool(ranges) or bool(hosts)))
 
 

@@ -5,6 +5,7 @@ import pytest
 from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils import network_plan as npl
 from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
 
@@ -19,20 +20,20 @@ BASE = {
 
 def host_with(params, *, active=True, autostart=False, live=None):
     """A HostState as libvirt would report it after defining ``params``."""
-    model = nm.merge(nm.network_from_params(params).network, None)
+    model = nm.merge(nv.network_from_params(params).network, None)
     xml = nx.build(model)
     # what libvirt adds by itself
     root = etree.fromstring(xml.encode())
     etree.SubElement(root, "uuid").text = "11111111-2222-3333-4444-555555555555"
     etree.SubElement(root, "mac", address="52:54:00:12:34:56")
     xml = etree.tostring(root, encoding="unicode")
-    live_model = nx.parse(xml) if live is None else nm.merge(nm.network_from_params(live).network, None)
+    live_model = nx.parse(xml) if live is None else nm.merge(nv.network_from_params(live).network, None)
     return npl.HostState(name=params["name"], exists=True, active=active, autostart=autostart, persistent=True,
                          config=nx.parse(xml), live=live_model if active else None, config_xml=xml)
 
 
 def plan_for(params, have):
-    return npl.plan(nm.network_from_params(params), have)
+    return npl.plan(nv.network_from_params(params), have)
 
 
 def kinds(plan):

@@ -8,6 +8,7 @@ import pytest
 from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
 
 SCHEMA = "/usr/share/libvirt/schemas/network.rng"
@@ -21,7 +22,7 @@ def rng():
 
 
 def desired(**p):
-    return nm.merge(nm.network_from_params(dict({"name": "lab"}, **p)).network, None)
+    return nm.merge(nv.network_from_params(dict({"name": "lab"}, **p)).network, None)
 
 
 FULL_V4 = {"address": "198.51.100.1/24", "dhcp": {
@@ -166,7 +167,7 @@ def test_rebuild_keeps_what_others_own(rng):
         {"address": "203.0.113.161/27", "dhcp": {"ranges": [{"start": "203.0.113.170", "end": "203.0.113.185"}],
                                                  "hosts": [{"mac": "52:54:00:aa:bb:cc", "ip": "203.0.113.165",
                                                             "name": "boot1"}]}}]}
-    want = nm.merge(nm.network_from_params(params).network, have)
+    want = nm.merge(nv.network_from_params(params).network, have)
     xml = nx.build(want, base=GOLDEN_PXE)
     root = etree.fromstring(xml.encode())
     assert rng.validate(root), rng.error_log
@@ -188,7 +189,7 @@ def test_rebuild_keeps_what_others_own(rng):
 
 def test_changing_dev_drops_the_stale_interface():
     have = nx.parse(GOLDEN_PXE)
-    want = nm.merge(nm.network_from_params({"name": "pxe", "forward": {"mode": "route", "dev": "lan1"}}).network,
+    want = nm.merge(nv.network_from_params({"name": "pxe", "forward": {"mode": "route", "dev": "lan1"}}).network,
                     have)
     root = etree.fromstring(nx.build(want, base=GOLDEN_PXE).encode())
     assert root.find("forward").get("dev") == "lan1"
@@ -197,7 +198,7 @@ def test_changing_dev_drops_the_stale_interface():
 
 def test_dnsmasq_namespace_added_to_existing_root(rng):
     have = nx.parse(GOLDEN_PXE)
-    want = nm.merge(nm.network_from_params({"name": "pxe", "dnsmasq_options": ["no-ping"]}).network, have)
+    want = nm.merge(nv.network_from_params({"name": "pxe", "dnsmasq_options": ["no-ping"]}).network, have)
     xml = nx.build(want, base=GOLDEN_PXE)
     assert rng.validate(etree.fromstring(xml.encode())), rng.error_log
     assert nx.parse(xml).dnsmasq_options == ("no-ping",)
@@ -206,7 +207,7 @@ def test_dnsmasq_namespace_added_to_existing_root(rng):
 
 def test_switch_to_isolated_removes_forward():
     have = nx.parse(GOLDEN_LIVE_NAT)
-    want = nm.merge(nm.network_from_params({"name": "t1", "forward": {"mode": "isolated"}}).network, have)
+    want = nm.merge(nv.network_from_params({"name": "t1", "forward": {"mode": "isolated"}}).network, have)
     root = etree.fromstring(nx.build(want, base=GOLDEN_LIVE_NAT).encode())
     assert root.find("forward") is None
     assert nx.parse(etree.tostring(root)).mode == "isolated"

@@ -5,6 +5,7 @@ import netaddr
 import pytest
 
 from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 
 V4 = {"address": "198.51.100.1/24"}
@@ -94,7 +95,7 @@ BAD = [
 @pytest.mark.parametrize("params,option,value", BAD, ids=[b[1] + ":" + str(i) for i, b in enumerate(BAD)])
 def test_bad_input_names_option_and_value(params, option, value):
     with pytest.raises(ValidationError) as exc:
-        nm.network_from_params(dict({"name": "lab"}, **params))
+        nv.network_from_params(dict({"name": "lab"}, **params))
     assert exc.value.option == option
     assert exc.value.msg.startswith(option + "=")
     assert value in exc.value.msg
@@ -105,7 +106,7 @@ def test_enough_bad_cases():
 
 
 def test_good_input_is_normalized():
-    d = nm.network_from_params({"name": "lab", "forward": {"mode": "nat", "nat": {"port": {"start": 1024,
+    d = nv.network_from_params({"name": "lab", "forward": {"mode": "nat", "nat": {"port": {"start": 1024,
                                                                                           "end": 65535}}},
                                 "ips": [ip(hosts=[host("198.51.100.10", mac="52-54-00-AB-CD-EF", name="Web")])]})
     assert d.network.nat_port is None  # libvirt's own default is not a setting
@@ -118,22 +119,22 @@ def net(*addrs, name="other", bridge="virbr9"):
 
 
 def test_overlap_with_another_libvirt_network():
-    mine = nm.network_from_params({"name": "lab", "ips": [{"address": "198.51.100.1/24"}]}).network
+    mine = nv.network_from_params({"name": "lab", "ips": [{"address": "198.51.100.1/24"}]}).network
     with pytest.raises(ValidationError) as exc:
-        nm.check_against_host(mine, [net("198.51.100.129/25")], [])
+        nv.check_against_host(mine, [net("198.51.100.129/25")], [])
     assert exc.value.option == "ips[0].address" and "'other'" in exc.value.msg
-    nm.check_against_host(mine, [net("198.51.101.1/24")], [])  # disjoint: fine
-    nm.check_against_host(mine, [net("198.51.100.1/24", name="lab")], [])  # itself: fine
+    nv.check_against_host(mine, [net("198.51.101.1/24")], [])  # disjoint: fine
+    nv.check_against_host(mine, [net("198.51.100.1/24", name="lab")], [])  # itself: fine
 
 
 def test_overlap_with_a_host_route():
-    mine = nm.network_from_params({"name": "lab", "bridge": {"name": "vblab"},
+    mine = nv.network_from_params({"name": "lab", "bridge": {"name": "vblab"},
                                    "ips": [{"address": "198.51.100.1/24"}]}).network
     mine = nm.merge(mine, None)
     routes = [(netaddr.IPNetwork("0.0.0.0/0"), "eth0"), (netaddr.IPNetwork("198.51.100.0/24"), "vblab")]
-    nm.check_against_host(mine, [], routes)  # default route and its own bridge route are fine
+    nv.check_against_host(mine, [], routes)  # default route and its own bridge route are fine
     with pytest.raises(ValidationError) as exc:
-        nm.check_against_host(mine, [], routes + [(netaddr.IPNetwork("198.51.100.64/26"), "eth1")])
+        nv.check_against_host(mine, [], routes + [(netaddr.IPNetwork("198.51.100.64/26"), "eth1")])
     assert "host route 198.51.100.64/26 dev eth1" in exc.value.msg
 
 
@@ -143,9 +144,9 @@ def test_overlap_with_a_host_route():
     ({"forward": {"mode": "route", "dev": "eth7"}}, "forward.dev", "eth7"),
 ])
 def test_host_interfaces_must_exist(params, option, value):
-    mine = nm.merge(nm.network_from_params(dict({"name": "lab"}, **params)).network, None)
+    mine = nm.merge(nv.network_from_params(dict({"name": "lab"}, **params)).network, None)
     links = {"lan0": False, "br0": True}
     with pytest.raises(ValidationError) as exc:
-        nm.check_against_host(mine, [], [], links)
+        nv.check_against_host(mine, [], [], links)
     assert exc.value.option == option and value in exc.value.msg
-    nm.check_against_host(mine, [], [], None)  # host not visible (remote uri): not checked
+    nv.check_against_host(mine, [], [], None)  # host not visible (remote uri): not checked
