@@ -619,6 +619,7 @@ auth-polkit=false
 no-auto-default=*
 dns=none
 rc-manager=unmanaged
+hostname-mode=none
 
 [keyfile]
 unmanaged-devices=interface-name:virbr*;interface-name:vnet*;interface-name:macvtap*;interface-name:lan0
@@ -677,7 +678,7 @@ class Sandbox:
 
     # ---- running things ----------------------------------------------------
     def hv_argv(self, argv: Sequence[str]) -> list[str]:
-        return ["nsenter", "-t", str(self.holder_pid), "-m", "-n", "--", *argv]
+        return ["nsenter", "-t", str(self.holder_pid), "-m", "-n", "-u", "--", *argv]
 
     def out_argv(self, argv: Sequence[str]) -> list[str]:
         return ["ip", "netns", "exec", self.out_ns, *argv]
@@ -830,7 +831,9 @@ class Sandbox:
     def _start_holder(self) -> None:
         # `ip netns exec` gives a mount ns with /sys of the hv netns; unshare
         # makes it private so our binds never propagate to the machine.
-        pid = self._spawn("holder", ["ip", "netns", "exec", self.hv_ns, "unshare", "-m",
+        # Own UTS ns too: NetworkManager (and anything DHCP-driven) may set the
+        # hostname, which must never be the machine's.
+        pid = self._spawn("holder", ["ip", "netns", "exec", self.hv_ns, "unshare", "-m", "-u",
                                      "--propagation", "private", "--", "sleep", "infinity"],
                           "holder.log")
         my_mnt = os.readlink("/proc/self/ns/mnt")
@@ -856,6 +859,7 @@ class Sandbox:
             script.append(f'mount --bind "${{{i * 2 + 1}}}" "${{{i * 2 + 2}}}"')
             args += [str(self.state_dir / src), dst]
         # positional args keep paths out of the script text
+        script.append(f"hostname {self.name}-hv")
         run(self.hv_argv(["sh", "-c", "\n".join(script), "sh", *args]))
 
     def _start_outside(self) -> None:

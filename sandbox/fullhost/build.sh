@@ -48,7 +48,7 @@ unshare -m --propagation private -- sh -euc '
     mount -t sysfs sysfs "$root/sys"
     mount --bind /dev "$root/dev"
     DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq --no-install-recommends \
-        linux-image-cloud-amd64 initramfs-tools network-manager openssh-server python3 \
+        linux-image-cloud-amd64 initramfs-tools network-manager openssh-server python3 python3-netaddr \
         iproute2 iputils-ping busybox
 ' sh "$root"
 
@@ -78,7 +78,7 @@ match-device=mac:52:54:00:f6:00:01
 autoconnect=true
 [ipv4]
 method=manual
-address1=192.0.2.2/24
+address1=192.0.2.2/25
 [ipv6]
 method=disabled
 CONF

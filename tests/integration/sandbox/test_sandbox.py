@@ -223,6 +223,8 @@ def _root_view(name: str) -> dict:
             "iptables": [ln for ln in sh("iptables-save").splitlines() if not ln.startswith("#")],
             "ip6tables": [ln for ln in sh("ip6tables-save").splitlines() if not ln.startswith("#")],
             "nft": sh("nft", "list", "ruleset"),
+            "hostname": Path("/proc/sys/kernel/hostname").read_text(),
+            "ip_forward": Path("/proc/sys/net/ipv4/ip_forward").read_text(),
             "state_dir": (vnsb.STATE_ROOT / name).exists()}
 
 
