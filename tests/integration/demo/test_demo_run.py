@@ -1,0 +1,63 @@
+"""`./dev demo` as a newcomer runs it (playbooks/demo/run on its own sandbox
+instance): it converges the lab with the playbooks, proves the second run
+changes nothing, prints a measured table that agrees with the seed, the time
+of every stage, how to look around and how to tear down; and it tears down
+when asked."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(ROOT, "sandbox"))
+
+import vnsb  # noqa: E402
+
+NAME = "n8-demo"
+
+
+@pytest.fixture(scope="module")
+def demo_output():
+    reason = vnsb.missing_requirements(True)
+    if reason:
+        pytest.skip(reason)
+    env = dict(os.environ, VIRTNET_DEMO_NAME=NAME, VIRTNET_DEMO_KEEP="0")
+    try:
+        cp = subprocess.run(["bash", os.path.join(ROOT, "playbooks", "demo", "run")], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=900)
+    finally:
+        vnsb.Sandbox(NAME).down(quiet=True)
+    return cp
+
+
+def test_demo_succeeds_and_tears_down(demo_output):
+    assert demo_output.returncode == 0, demo_output.stdout[-4000:] + demo_output.stderr[-2000:]
+    assert f"sandbox {NAME} torn down" in demo_output.stdout
+    assert not os.path.exists(f"/run/netns/{NAME}-hv")
+
+
+def test_demo_prints_measured_table_beside_the_seed(demo_output):
+    out = demo_output.stdout
+    assert "beside the seed's Table 15.1" in out
+    rows = {ln.split()[0]: ln for ln in out.splitlines()
+            if re.match(r"^(bridged|nat|routed|isolated|open) +(YES|no) ", ln)}
+    assert set(rows) == {"bridged", "nat", "routed", "isolated", "open"}, out
+    assert "differs" not in out
+    # NAT: out yes, visible no; isolated: neither (what the seed says, as measured).
+    assert re.search(r"^nat +YES .*YES .*YES .*no  \(seed no\)$", rows["nat"]), rows["nat"]
+    assert re.search(r"^isolated +YES .*YES .*no  \(seed no\) +no  \(seed no\)$", rows["isolated"])
+
+
+def test_demo_proves_idempotence_and_times_each_stage(demo_output):
+    out = demo_output.stdout
+    assert "second run: changed=0 on every host" in out
+    stages = re.findall(r"^  (.+?)\s+(\d+)s  ok$", out, re.M)
+    titles = [t for t, _ in stages]
+    assert titles[:4] == [f"sandbox hypervisor up ({NAME})", "converge the reference lab (site.yml)",
+                          "converge again: nothing may change", "measure: guests probe each connection type"]
+    total = int(re.search(r"^  total\s+(\d+)s$", out, re.M).group(1))
+    assert total >= sum(int(s) for _, s in stages)
