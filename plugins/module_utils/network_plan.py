@@ -73,11 +73,11 @@ def export_state(state: HostState) -> dict:
     return out
 
 
-def pick_bridge(others: list) -> str:
+def pick_bridge(others: list, links: dict | None = None) -> str:
     """The bridge name libvirt's own template (virbr%d) would pick: the
-    lowest not used by another network.  Chosen here so that check mode
-    can predict it."""
-    used = {o.bridge for _, o in others}
+    lowest not used by another network (or a host interface, when the host
+    is visible).  Chosen here so that check mode can predict it."""
+    used = {o.bridge for _, o in others} | set(links or ())
     n = 0
     while "virbr%d" % n in used:
         n += 1
@@ -172,7 +172,7 @@ def target(desired: nm.Desired, have: HostState) -> nm.Network:
     """The network model the host should end up with."""
     merged = nm.merge(desired.network, have.config if have.exists else None)
     if merged.mode in nm.OWN_BRIDGE and not merged.bridge:
-        merged = dataclasses.replace(merged, bridge=pick_bridge(have.others))
+        merged = dataclasses.replace(merged, bridge=pick_bridge(have.others, have.links))
     return merged
 
 

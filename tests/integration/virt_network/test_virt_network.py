@@ -103,18 +103,61 @@ def in_subnet(ip, spec):
 # every mode: check -> apply -> apply again, then a live change, then absent
 # --------------------------------------------------------------------------
 
+# Per mode, some of the other options, so each is written to and read back
+# from a real libvirt.
+EXTRA = {
+    "nat": dict(forward={"mode": "nat", "dev": "lan0", "nat": {"address": {"start": "198.51.100.2"},
+                                                               "port": {"start": 1024, "end": 2047}}},
+                domain={"name": "nat.example", "local_only": True}),
+    "route": dict(forward={"mode": "route", "dev": "lan0"}, mtu=1400,
+                  dns={"forwarders": [{"addr": "198.51.100.1"}, {"domain": "corp.example", "addr": "198.51.100.1"}],
+                       "hosts": [{"ip": "203.0.113.170", "hostnames": ["a", "b"]}],
+                       "txt": [{"name": "info", "value": "lab network"}],
+                       "srv": [{"service": "ldap", "protocol": "tcp", "target": "a.example", "port": 389,
+                                "priority": 1, "weight": 10}]}),
+    "open": dict(dns={"enable": False}, bridge={"name": "vn3open", "stp": True, "delay": 1}),
+    "isolated": dict(),
+}
+
+
+READBACK = {
+    "nat": {"forward": {"mode": "nat", "dev": "lan0", "nat": {"address": {"start": "198.51.100.2",
+                                                                          "end": "198.51.100.2"},
+                                                              "port": {"start": 1024, "end": 2047}}},
+            "domain": {"name": "nat.example", "local_only": True}},
+    "route": {"forward": {"mode": "route", "dev": "lan0"}, "mtu": 1400,
+              "dns": {"enable": None,
+                      "forwarders": [{"addr": "198.51.100.1"}, {"addr": "198.51.100.1", "domain": "corp.example"}],
+                      "hosts": [{"ip": "203.0.113.170", "hostnames": ["a", "b"]}],
+                      "txt": [{"name": "info", "value": "lab network"}],
+                      "srv": [{"service": "ldap", "protocol": "tcp", "target": "a.example", "port": 389,
+                               "priority": 1, "weight": 10}]}},
+    "open": {"forward": {"mode": "open"},
+             "dns": {"enable": False, "forwarders": [], "hosts": [], "srv": [], "txt": []}},
+    "isolated": {"forward": {"mode": "isolated"}},
+}
+
+
 @pytest.mark.parametrize("mode,spec", [("nat", NAT), ("route", ROUTED), ("open", OPEN), ("isolated", ISO)])
 def test_every_mode_converges(hv, mode, spec):
     name = "vn3-" + mode
     hv.remove(name)
-    args = net_args(name, spec, mode, autostart=True)
-    args["ips"].append({"address": "2001:db8:3%d::1/64" % len(mode)})
+    args = dict(net_args(name, spec, mode, autostart=True), **EXTRA[mode])
+    v6 = "2001:db8:3%d::" % len(mode)
+    args["ips"].append({"address": v6 + "1/64", "dhcp": {"ranges": [{"start": v6 + "100", "end": v6 + "1ff"}],
+                                                         "hosts": [{"name": "six", "ip": v6 + "10"}]}})
     check, applied, _ = hv.converge("virt_network", **args)
     assert [a["kind"] for a in applied["actions"]] == ["define", "start", "autostart"]
     net = applied["network"]
     assert net["forward"]["mode"] == mode and net["active"] and net["autostart"]
     bridge = net["bridge"]["name"]
-    assert re.match(r"virbr\d+$", bridge)
+    assert re.match(r"virbr\d+$", bridge) or bridge == args["bridge"].get("name")
+    # What libvirt stored, read back and normalized, is what was declared.
+    assert net["forward"] == READBACK[mode]["forward"]
+    assert {k: net[k] for k in ("domain", "mtu")} == {k: READBACK[mode].get(k) for k in ("domain", "mtu")}
+    if "dns" in READBACK[mode]:
+        assert net["dns"] == READBACK[mode]["dns"]
+    assert net["ips"][1]["dhcp"]["hosts"] == [{"name": "six", "ip": v6 + "10"}]
     # libvirt really runs it: the bridge carries the address.
     assert spec["gw"] in hv.sb.run_hv(["ip", "-o", "addr", "show", "dev", bridge]).stdout
     # A static host is a live update, no define, no restart.
