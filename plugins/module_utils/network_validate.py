@@ -62,10 +62,11 @@ def _ips(params: list, mode: str | None) -> tuple:
             if mode == "bridge":
                 raise ValidationError(opt + ".dhcp", "set", "DHCP needs a network libvirt runs dnsmasq on; "
                                       "forward.mode=bridge uses an existing host bridge")
-            if net.version in dhcp_families:
+            if net.version in dhcp_families and (dhcp.get("ranges") or dhcp.get("hosts")):
                 raise ValidationError(opt + ".dhcp", "set", "libvirt allows DHCP on only one IPv%d address of "
                                       "a network" % net.version)
-            dhcp_families.add(net.version)
+            if dhcp.get("ranges") or dhcp.get("hosts"):
+                dhcp_families.add(net.version)
             spans: list = []
             for k, r in enumerate(dhcp.get("ranges") or []):
                 ropt = "%s.dhcp.ranges[%d]" % (opt, k)
@@ -110,7 +111,9 @@ def _ips(params: list, mode: str | None) -> tuple:
                     seen[(key, val)] = hopt
                 hosts.append(Host(ip=hip, mac=mac, name=name))
         out.append(Ip(address=str(net), ranges=tuple(sorted(ranges, key=range_key)),
-                      hosts=tuple(sorted(hosts, key=host_key)), dhcp=dhcp is not None))
+                      hosts=tuple(sorted(hosts, key=host_key)),
+                      # an empty <dhcp/> serves nothing and libvirt reads it back as none
+                      dhcp=bool(ranges or hosts)))
     return tuple(out)
 
 

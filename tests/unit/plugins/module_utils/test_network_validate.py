@@ -80,7 +80,9 @@ BAD = [
     ({"ips": [ip(hosts=[host("198.51.100.10")])]}, "ips[0].dhcp.hosts[0]", "198.51.100.10"),
     ({"ips": [{"address": "2001:db8:1::1/64", "dhcp": {"ranges": [], "hosts": [
         host("2001:db8:1::10", mac="52:54:00:00:00:01")]}}]}, "ips[0].dhcp.hosts[0].mac", "52:54:00:00:00:01"),
-    ({"ips": [ip(), {"address": "198.51.101.1/24", "dhcp": {"ranges": [], "hosts": []}}]}, "ips[1].dhcp", "set"),
+    ({"ips": [ip(ranges=[rng("198.51.100.10", "198.51.100.20")]),
+              {"address": "198.51.101.1/24", "dhcp": {"ranges": [rng("198.51.101.10", "198.51.101.20")], "hosts": []}}]},
+     "ips[1].dhcp", "set"),
     ({"dns": {"hosts": [{"ip": "198.51.100.x", "hostnames": ["a"]}]}}, "dns.hosts[0].ip", "198.51.100.x"),
     ({"dns": {"hosts": [{"ip": "198.51.100.5", "hostnames": []}]}}, "dns.hosts[0].hostnames", "[]"),
     ({"dns": {"hosts": [{"ip": "198.51.100.5", "hostnames": ["a"]}, {"ip": "198.51.100.5", "hostnames": ["b"]}]}},
@@ -103,6 +105,13 @@ def test_bad_input_names_option_and_value(params, option, value):
 
 def test_enough_bad_cases():
     assert len(BAD) >= 30
+
+
+def test_empty_dhcp_is_no_dhcp():
+    # libvirt reads an empty <dhcp/> back as nothing: never a perpetual change
+    d = nv.network_from_params({"name": "lab", "ips": [ip(), {"address": "198.51.101.1/24",
+                                                              "dhcp": {"ranges": [], "hosts": []}}]})
+    assert [i.dhcp for i in d.network.ips] == [False, False]
 
 
 def test_good_input_is_normalized():
