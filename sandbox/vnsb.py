@@ -65,6 +65,11 @@ BIND_MOUNTS = (
     ("etc/NetworkManager", "/etc/NetworkManager"),
     ("lib/NetworkManager", "/var/lib/NetworkManager"),
     ("run", "/run"),
+    # The hv's own hostname must resolve locally: libvirt looks it up on every
+    # guest start, and a DNS query from the hv (no resolver reachable) took
+    # 10 s. No nameserver outside the sandbox is reachable from it anyway.
+    ("etc/hosts", "/etc/hosts"),
+    ("etc/resolv.conf", "/etc/resolv.conf"),
 )
 
 _ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -787,6 +792,11 @@ class Sandbox:
         (etc / "libvirtd.conf").write_text(LIBVIRTD_CONF)
         (etc / "qemu.conf").write_text(QEMU_CONF)
         (sd / "etc/NetworkManager/NetworkManager.conf").write_text(NM_CONF)
+        hosts = Path("/etc/hosts").read_text() if Path("/etc/hosts").exists() else ""
+        (sd / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {self.name}-hv\n"
+                                      f"{LAN_HV} {self.name}-hv\n# from the machine:\n{hosts}")
+        (sd / "etc/resolv.conf").write_text("# virtnet sandbox: no DNS server in the hv\n"
+                                            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
         caps = CACHE_ROOT / "qemu-capabilities"
         if caps.is_dir() and os.environ.get("VIRTNET_SANDBOX_NO_CAPS_CACHE") != "1":
             shutil.copytree(caps, sd / "cache/libvirt/qemu/capabilities", dirs_exist_ok=True)
