@@ -1036,7 +1036,8 @@ class Sandbox:
         snap["hv_links"] = self.run_hv(["ip", "-o", "link", "show"]).stdout
         snap["hv_addrs"] = steady(self.run_hv(["ip", "-o", "addr", "show"]).stdout)
         snap["hv_routes"] = steady(self.run_hv(["ip", "route", "show", "table", "all"]).stdout)
-        snap["hv_nft"] = self.run_hv(["nft", "list", "ruleset"]).stdout
+        # -s: stateless, without packet/byte counters (they change with traffic)
+        snap["hv_nft"] = self.run_hv(["nft", "-s", "list", "ruleset"]).stdout
         return snap
 
     # ---- helpers for tests ----------------------------------------------------
