@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
-from lxml import etree
+try:
+    from lxml import etree
+except ImportError:  # the modules report it through network_xml.require_libs
+    etree = None
 
 from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
 from ansible_collections.virtnet.networking.plugins.module_utils import network_plan as npl

@@ -21,7 +21,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from lxml import etree
+try:
+    from lxml import etree
+except ImportError:  # the modules report it through network_xml.require_libs
+    etree = None
 
 from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
 from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
@@ -188,7 +191,7 @@ def plan(desired: nm.Desired, have: HostState) -> tuple:
         return p, HostState(name=name)
 
     want = target(desired, have)
-    nv.check_against_host(want, have.others, have.routes, have.links)
+    nv.check_against_host(want, others=have.others, routes=have.routes, links=have.links)
     start = desired.state == "running" and not (have.exists and have.active)
     stop = desired.state == "stopped" and have.exists and have.active
     active_after = (have.exists and have.active and not stop) or start

@@ -23,7 +23,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from lxml import etree
+try:
+    from lxml import etree
+except ImportError:  # the modules report it through network_xml.require_libs
+    etree = None
 
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
@@ -75,7 +78,7 @@ def _hold_network_xml(name: str) -> str:
     return etree.tostring(root, encoding="unicode")
 
 
-def reconnect(lv: Libvirt, name: str, attached: list) -> list:
+def reconnect(lv: Libvirt, name: str, *, attached: list) -> list:
     """Put the taps in ``attached`` back on network ``name``'s (new) bridge."""
     if not attached:
         return []
@@ -126,4 +129,4 @@ def restart_network(lv: Libvirt, name: str) -> list:
         lv.call("starting network %r" % name, net.create)
     if _mode(net.XMLDesc(0)) not in _OWN_BRIDGE_MODES:
         return []
-    return reconnect(lv, name, attached)
+    return reconnect(lv, name, attached=attached)

@@ -273,7 +273,7 @@ def network_from_params(p: dict) -> Desired:
                    restart=bool(p.get("restart")))
 
 
-def check_against_host(net: Network, others: list, routes: list, links: dict | None = None) -> None:
+def check_against_host(net: Network, *, others: list, routes: list, links: dict | None = None) -> None:
     """Cross-checks that need the host: subnets overlapping another libvirt
     network (``others``: [(name, Network)]) or a host route (``routes``:
     [(IPNetwork, device)]), libvirt accepts both and then misroutes; and

@@ -174,11 +174,13 @@ options:
       - Allow restarting an active network when a change needs it. Running guests are reconnected.
     type: bool
     default: false
+requirements:
+  - netaddr
 extends_documentation_fragment:
   - virtnet.networking.libvirt
   - virtnet.networking.attributes
 author:
-  - virtnet.networking contributors
+  - virtnet.networking contributors (@virtnet)
 """
 
 EXAMPLES = r"""
@@ -258,6 +260,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import require_libvirt
+from ansible_collections.virtnet.networking.plugins.module_utils.network_xml import require_libs
 from ansible_collections.virtnet.networking.plugins.module_utils.network_engine import NetworkEngine
 
 _RANGE = {"start": {"type": "str", "required": True}, "end": {"type": "str", "required": True}}
@@ -314,6 +317,7 @@ def argument_spec() -> dict:
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     require_libvirt(module)
+    require_libs(module)
     run(module, NetworkEngine(module))
 
 

@@ -16,11 +16,13 @@ options:
   name:
     description: Only this network. An unknown name returns an empty list.
     type: str
+requirements:
+  - netaddr
 extends_documentation_fragment:
   - virtnet.networking.libvirt
   - virtnet.networking.attributes.INFO
 author:
-  - virtnet.networking contributors
+  - virtnet.networking contributors (@virtnet)
 """
 
 EXAMPLES = r"""
@@ -84,12 +86,14 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run_info
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, require_libvirt
+from ansible_collections.virtnet.networking.plugins.module_utils.network_xml import require_libs
 from ansible_collections.virtnet.networking.plugins.module_utils.network_engine import info
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=libvirt_argspec(name={"type": "str"}), supports_check_mode=True)
     require_libvirt(module)
+    require_libs(module)
     with Libvirt(module.params["uri"]) as lv:
         run_info(module, lambda: info(lv, module.params["name"]))
 

@@ -130,10 +130,10 @@ def net(*addrs, name="other", bridge="virbr9"):
 def test_overlap_with_another_libvirt_network():
     mine = nv.network_from_params({"name": "lab", "ips": [{"address": "198.51.100.1/24"}]}).network
     with pytest.raises(ValidationError) as exc:
-        nv.check_against_host(mine, [net("198.51.100.129/25")], [])
+        nv.check_against_host(mine, others=[net("198.51.100.129/25")], routes=[])
     assert exc.value.option == "ips[0].address" and "'other'" in exc.value.msg
-    nv.check_against_host(mine, [net("198.51.101.1/24")], [])  # disjoint: fine
-    nv.check_against_host(mine, [net("198.51.100.1/24", name="lab")], [])  # itself: fine
+    nv.check_against_host(mine, others=[net("198.51.101.1/24")], routes=[])  # disjoint: fine
+    nv.check_against_host(mine, others=[net("198.51.100.1/24", name="lab")], routes=[])  # itself: fine
 
 
 def test_overlap_with_a_host_route():
@@ -141,9 +141,9 @@ def test_overlap_with_a_host_route():
                                    "ips": [{"address": "198.51.100.1/24"}]}).network
     mine = nm.merge(mine, None)
     routes = [(netaddr.IPNetwork("0.0.0.0/0"), "eth0"), (netaddr.IPNetwork("198.51.100.0/24"), "vblab")]
-    nv.check_against_host(mine, [], routes)  # default route and its own bridge route are fine
+    nv.check_against_host(mine, others=[], routes=routes)  # default route and its own bridge route are fine
     with pytest.raises(ValidationError) as exc:
-        nv.check_against_host(mine, [], routes + [(netaddr.IPNetwork("198.51.100.64/26"), "eth1")])
+        nv.check_against_host(mine, others=[], routes=routes + [(netaddr.IPNetwork("198.51.100.64/26"), "eth1")])
     assert "host route 198.51.100.64/26 dev eth1" in exc.value.msg
 
 
@@ -156,6 +156,6 @@ def test_host_interfaces_must_exist(params, option, value):
     mine = nm.merge(nv.network_from_params(dict({"name": "lab"}, **params)).network, None)
     links = {"lan0": False, "br0": True}
     with pytest.raises(ValidationError) as exc:
-        nv.check_against_host(mine, [], [], links)
+        nv.check_against_host(mine, others=[], routes=[], links=links)
     assert exc.value.option == option and value in exc.value.msg
-    nv.check_against_host(mine, [], [], None)  # host not visible (remote uri): not checked
+    nv.check_against_host(mine, others=[], routes=[], links=None)  # host not visible (remote uri): not checked
