@@ -216,7 +216,7 @@ _FETCH = ("import sys, urllib.request\n"
           "    sys.exit(1)\n")
 
 
-def _outside_fetch(sb: "vnsb.Sandbox", ip: str, expect: str) -> bool:
+def outside_fetch(sb: "vnsb.Sandbox", ip: str, expect: str) -> bool:
     """HTTP GET from the outside namespace (a TCP connection, like the seed's
     ssh check); only the right guest's page counts."""
     cp = sb.run_out([sys.executable, "-c", _FETCH, ip], timeout=15)
@@ -247,7 +247,7 @@ def measure(sb: "vnsb.Sandbox", lab: dict[str, LabNet], guests: list[ProbeGuest]
         if temp:
             sb.add_out_route(net.subnet, via=vnsb.LAN_HV)
         try:
-            table[mode]["visible"] = _outside_fetch(sb, ip, a.guest.name)
+            table[mode]["visible"] = outside_fetch(sb, ip, a.guest.name)
         finally:
             if temp:
                 sb.run_out(["ip", "route", "del", net.subnet], check=False)
