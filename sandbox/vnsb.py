@@ -645,6 +645,7 @@ class Sandbox:
         self.out_ns = f"{name}-out"
         self.meta_path = self.state_dir / "instance.json"
         self._meta: dict | None = None
+        self.reused = False
 
     # ---- paths / addresses -------------------------------------------------
     @property
@@ -724,9 +725,25 @@ class Sandbox:
         lv = self.meta.get("pids", {}).get("libvirtd")
         return bool(lv and _alive(lv["pid"], lv["start"]))
 
-    def up(self) -> float:
+    def healthy(self) -> bool:
+        """Running, every recorded daemon alive, libvirtd answering."""
+        if not self.is_up():
+            return False
+        if not all(_alive(i["pid"], i.get("start")) for i in self.meta.get("pids", {}).values()):
+            return False
+        return self.virsh("list", check=False, timeout=10).returncode == 0
+
+    def up(self, *, reuse: bool = False) -> float:
+        """Start the instance afresh; returns the seconds it took. Anything of
+        that name (a running instance, a crash's leftovers) is cleaned first.
+        With `reuse`, a healthy instance of the same kind is kept as is (0.0)."""
         t0 = time.monotonic()
-        self.down(quiet=True)  # leftovers of a crashed instance of the same name
+        self.reused = False
+        if reuse and bool(self.meta.get("with_nm")) == self.with_nm and self.healthy():
+            self.reused = True
+            return 0.0
+        self.down(quiet=True)
+        self._t_cleanup = time.monotonic() - t0
         self._meta = None
         self._prepare_state()
         self._meta = {"name": self.name, "with_nm": self.with_nm, "pids": {},
@@ -751,6 +768,7 @@ class Sandbox:
             raise SandboxError(f"sandbox {self.name}: up failed: {e}\n{self.log_tails()}") from e
         dt = time.monotonic() - t0
         self.meta["timings"]["up_s"] = round(dt, 2)
+        self.meta["timings"]["cleanup_s"] = round(self._t_cleanup, 2)
         self._save_meta()
         return dt
 
@@ -985,9 +1003,13 @@ class Sandbox:
         pids = {}
         for k, info in self.meta.get("pids", {}).items():
             pids[k] = {"pid": info["pid"], "alive": _alive(info["pid"], info.get("start"))}
+        running = self.is_up()
+        guests = self.virsh("list", "--all", "--name", check=False, timeout=10).stdout.split() \
+            if running else []
         return {
             "name": self.name,
-            "running": self.is_up(),
+            "running": running,
+            "guests": guests,
             "state_dir": str(self.state_dir),
             "uri": self.uri,
             "libvirt_socket": str(self.libvirt_socket),
@@ -1113,8 +1135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--name", default=os.environ.get("VIRTNET_SANDBOX_NAME", "vn"))
         return p
 
-    p = add("up", "start (or restart) a sandbox instance")
+    p = add("up", "start an instance afresh (cleaning anything of the same name)")
     p.add_argument("--with-nm", action="store_true", help="also run dbus + NetworkManager in the hv")
+    p.add_argument("--reuse", action="store_true", help="keep a healthy instance of the same kind")
     add("down", "stop an instance and remove every trace of it")
     add("status", "JSON status of an instance")
     add("env", "shell exports for an instance (eval \"$(vnsb.py env)\")")
@@ -1137,9 +1160,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if a.cmd == "up":
             guest_image()  # cached; built once so guests start right away
-            dt = sb.up()
+            dt = sb.up(reuse=a.reuse)
             t = sb.meta["timings"]
-            print(f"sandbox {a.name} up in {dt:.1f}s (libvirtd ready in {t['libvirtd_ready_s']:.1f}s)")
+            if sb.reused:
+                print(f"sandbox {a.name} already up (reused)")
+            else:
+                print(f"sandbox {a.name} up in {dt:.1f}s (libvirtd ready in {t['libvirtd_ready_s']:.1f}s"
+                      + (f", old instance removed in {t['cleanup_s']:.1f}s" if t["cleanup_s"] >= 0.1 else "")
+                      + ")")
             print(f"export VIRTNET_URI='{sb.uri}'")
         elif a.cmd == "down":
             sb.down()

@@ -62,8 +62,8 @@ class _Factory:
         if reason:
             pytest.skip(reason)
         sb = vnsb.Sandbox(name, with_nm=with_nm)
-        if os.environ.get("VIRTNET_SANDBOX_NAME") and sb.is_up() \
-                and bool(sb.meta.get("with_nm")) == with_nm:
+        if os.environ.get("VIRTNET_SANDBOX_NAME") and bool(sb.meta.get("with_nm")) == with_nm \
+                and sb.healthy():
             return sb  # somebody's long-running instance: reuse, never tear down
         self.started.append(sb)  # registered first: a failed up is cleaned too
         sb.up()
