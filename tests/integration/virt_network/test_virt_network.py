@@ -146,6 +146,11 @@ def test_every_mode_converges(hv, mode, spec):
     v6 = "2001:db8:3%d::" % len(mode)
     args["ips"].append({"address": v6 + "1/64", "dhcp": {"ranges": [{"start": v6 + "100", "end": v6 + "1ff"}],
                                                          "hosts": [{"name": "six", "ip": v6 + "10"}]}})
+    # Check mode says what it would do and touches nothing.
+    before = snapshot(hv.sb)
+    predicted = hv.run("virt_network", check=True, diff=True, **args)
+    assert predicted["changed"] and predicted["diff"]["before"] == {}
+    assert snapshot(hv.sb) == before
     check, applied, _ = hv.converge("virt_network", **args)
     assert [a["kind"] for a in applied["actions"]] == ["define", "start", "autostart"]
     net = applied["network"]
@@ -282,6 +287,8 @@ def test_default_network_nat_guest(hv, nat_guest):
     assert any(lease["ip"] == ip for lease in info[0]["leases"])
     assert [g["guest"] for g in info[0]["guests"]] == ["vn3-g-nat"]
     assert [p["owner"] for p in info[0]["ports"]] == ["vn3-g-nat"]
+    assert hv.run("virt_network_info", name="no-such-net")["networks"] == []
+    assert "default" in [n["name"] for n in hv.run("virt_network_info")["networks"]]
     # NAT: the guest reaches the outside ...
     assert ping_ok(guest, WORLD, tries=3)
     # ... and the outside cannot reach the guest, even with a route to it.
@@ -327,6 +334,8 @@ def test_restart_reconnects_running_guest(hv, nat_guest):
     assert [a["kind"] for a in applied["actions"]] == ["define"]
     assert applied["restart_required"] is True and applied["pending"] == ["mtu"]
     assert ping_ok(guest, NAT["gw"], tries=3)  # nothing restarted yet
+    info = hv.run("virt_network_info", name="default")["networks"][0]
+    assert info["restart_pending"] and info["mtu"] == 1400 and info["live"]["mtu"] is None
     check, applied, again = hv.converge("virt_network", restart=True, **args)
     assert [a["kind"] for a in applied["actions"]] == ["restart"]
     assert applied["reconnected"] == ["vn3-g-nat"]
