@@ -62,9 +62,10 @@ class _Factory:
         if reason:
             pytest.skip(reason)
         sb = vnsb.Sandbox(name, with_nm=with_nm)
-        if os.environ.get("VIRTNET_SANDBOX_NAME") and bool(sb.meta.get("with_nm")) == with_nm \
+        env = os.environ.get("VIRTNET_SANDBOX_NAME")
+        if env and name in (env, env + "n") and bool(sb.meta.get("with_nm")) == with_nm \
                 and sb.healthy():
-            return sb  # somebody's long-running instance: reuse, never tear down
+            return sb  # the developer's long-running instance: reuse, never tear down
         self.started.append(sb)  # registered first: a failed up is cleaned too
         sb.up()
         return sb
