@@ -560,6 +560,22 @@ class Guest:
     def virsh(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.sb.virsh(*args, check=check)
 
+    def addresses(self, iface: str, family: int = 4) -> list[str]:
+        """Global addresses (with prefix) of a guest interface, via the command channel."""
+        rc, out = self.run(f"ip -{family} -o addr show dev {iface} scope global")
+        return re.findall(r"inet6? (\S+)", out) if rc == 0 else []
+
+    def wait_for_addr(self, iface: str, family: int = 6, timeout: float = 30) -> str:
+        """First global address of `iface` (IPv6 SLAAC by default) -> "addr/prefix"."""
+        deadline = time.monotonic() + timeout
+        while True:
+            addrs = self.addresses(iface, family)
+            if addrs:
+                return addrs[0]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"guest {self.name}: no global IPv{family} address on {iface}")
+            time.sleep(0.5)
+
     def _nic_file(self, nic: dict) -> Path:
         path = self.dir / f"nic-{nic['mac'].replace(':', '')}.xml"
         path.write_text(ET.tostring(interface_element(nic), encoding="unicode"))

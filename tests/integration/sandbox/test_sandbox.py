@@ -137,6 +137,11 @@ def test_bridged_guest_gets_lan_address(sandbox):
         assert ip in leases
         rc, out = g.run(f"ping -c1 -W5 {vnsb.LAN_GW}")
         assert rc == 0, out
+        # IPv6 SLAAC from the LAN's router advertisements
+        addr6 = g.wait_for_addr("eth0", family=6, timeout=30)
+        assert ipaddress.ip_interface(addr6).network == ipaddress.ip_network("2001:db8:100::/64"), addr6
+        rc, out = g.run(f"ping -c1 -W5 {vnsb.LAN_GW6}")
+        assert rc == 0, out
     finally:
         g.destroy()
         sandbox.run_hv(["ip", "link", "set", "lan1", "nomaster"])
