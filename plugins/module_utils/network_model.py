@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 
 try:
@@ -181,4 +180,3 @@ def export(net: Network | None) -> dict:
     }
     out["dnsmasq_options"] = list(net.dnsmasq_options or ())
     return out
-

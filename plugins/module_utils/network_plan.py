@@ -80,7 +80,7 @@ def pick_bridge(others: list, links: dict | None = None) -> str:
     """The bridge name libvirt's own template (virbr%d) would pick: the
     lowest not used by another network (or a host interface, when the host
     is visible).  Chosen here so that check mode can predict it."""
-    used = {o.bridge for _, o in others} | set(links or ())
+    used = {other.bridge for _name, other in others} | set(links or ())
     n = 0
     while "virbr%d" % n in used:
         n += 1

@@ -31,18 +31,13 @@ except ImportError:  # the modules report it through network_xml.require_libs
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
 
-# Forward modes whose bridge libvirt creates and deletes with the network.
-# ("bridge" mode with an existing host bridge keeps the bridge, macvtap and
-# hostdev modes have no bridge at all: nothing to reconnect there.)
-_OWN_BRIDGE_MODES = ("nat", "route", "open", "isolated")
-
-
-def _mode(net_xml: str) -> str:
+def _has_bridge(net_xml: str) -> bool:
+    """True when guests plug into a Linux bridge (the one libvirt creates,
+    or an existing host bridge for forward mode 'bridge'); macvtap and
+    hostdev pools have no bridge to reconnect to."""
     root = etree.fromstring(net_xml.encode())
-    fwd = root.find("forward")
-    if fwd is None:
-        return "isolated"
-    return fwd.get("mode", "nat")
+    br = root.find("bridge")
+    return br is not None and bool(br.get("name"))
 
 
 def attached_interfaces(lv: Libvirt, name: str) -> list:
@@ -127,6 +122,6 @@ def restart_network(lv: Libvirt, name: str) -> list:
             attached = attached_interfaces(lv, name)
             lv.call("stopping network %r" % name, net.destroy)
         lv.call("starting network %r" % name, net.create)
-    if _mode(net.XMLDesc(0)) not in _OWN_BRIDGE_MODES:
+    if not _has_bridge(net.XMLDesc(0)):
         return []
     return reconnect(lv, name, attached=attached)

@@ -34,7 +34,6 @@ except ImportError:
     netaddr = None
 
 
-
 def require_libs(module: Any) -> None:
     """Fail with Ansible's standard message when lxml or netaddr is missing."""
     if etree is None:

@@ -295,8 +295,8 @@ def argument_spec() -> dict:
         }},
         dns={"type": "dict", "options": {
             "enable": {"type": "bool"},
-            "forwarders": {"type": "list", "elements": "dict", "options": {"addr": {"type": "str"},
-                                                                          "domain": {"type": "str"}}},
+            "forwarders": {"type": "list", "elements": "dict", "options": {
+                "addr": {"type": "str"}, "domain": {"type": "str"}}},
             "hosts": {"type": "list", "elements": "dict", "options": {
                 "ip": {"type": "str", "required": True},
                 "hostnames": {"type": "list", "elements": "str", "required": True}}},

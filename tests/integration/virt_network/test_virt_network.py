@@ -83,7 +83,7 @@ def snapshot(sb):
 
 
 def ping_ok(guest, addr, tries=1):
-    for _ in range(tries):
+    for _attempt in range(tries):
         rc, _out = guest.run("ping -c 1 -W 1 %s" % addr)
         if rc == 0:
             return True
@@ -151,7 +151,7 @@ def test_every_mode_converges(hv, mode, spec):
     predicted = hv.run("virt_network", check=True, diff=True, **args)
     assert predicted["changed"] and predicted["diff"]["before"] == {}
     assert snapshot(hv.sb) == before
-    check, applied, _ = hv.converge("virt_network", **args)
+    _check, applied, _again = hv.converge("virt_network", **args)
     assert [a["kind"] for a in applied["actions"]] == ["define", "start", "autostart"]
     net = applied["network"]
     assert net["forward"]["mode"] == mode and net["active"] and net["autostart"]
@@ -167,11 +167,11 @@ def test_every_mode_converges(hv, mode, spec):
     assert spec["gw"] in hv.sb.run_hv(["ip", "-o", "addr", "show", "dev", bridge]).stdout
     # A static host is a live update, no define, no restart.
     args["ips"][0]["dhcp"]["hosts"] = [{"mac": "52:54:00:03:00:01", "ip": spec["fixed"], "name": "fixed"}]
-    _, applied, _ = hv.converge("virt_network", **args)
+    _check, applied, _again = hv.converge("virt_network", **args)
     assert [a["kind"] for a in applied["actions"]] == ["update"]
     assert "52:54:00:03:00:01" in hv.virsh("net-dumpxml", name)
     assert "52:54:00:03:00:01" in hv.virsh("net-dumpxml", "--inactive", name)
-    _, applied, _ = hv.converge("virt_network", name=name, state="absent")
+    _check, applied, _again = hv.converge("virt_network", name=name, state="absent")
     assert [a["kind"] for a in applied["actions"]] == ["stop", "undefine"]
     assert name not in hv.virsh("net-list", "--all", "--name").split()
 
@@ -179,7 +179,7 @@ def test_every_mode_converges(hv, mode, spec):
 def test_bridge_mode_on_existing_host_bridge(hv):
     hv.sb.run_hv(["ip", "link", "add", "vn3br0", "type", "bridge"], check=True)
     try:
-        _, applied, _ = hv.converge("virt_network", name="vn3-bridge", forward={"mode": "bridge"},
+        _check, applied, _again = hv.converge("virt_network", name="vn3-bridge", forward={"mode": "bridge"},
                                     bridge={"name": "vn3br0"})
         assert applied["network"]["bridge"] == {"name": "vn3br0"}
         assert applied["network"]["active"]
@@ -199,7 +199,7 @@ def test_unmanaged_pxe_elements_survive_a_redefine(hv):
     hv.virsh("net-define", str(path))
     before = hv.virsh("net-dumpxml", "--inactive", "vn3-pxe")
     # Redefine (mtu) and live-updatable change (range) together; inactive network.
-    _, applied, _ = hv.converge("virt_network", name="vn3-pxe", state="present", mtu=1400,
+    _check, applied, _again = hv.converge("virt_network", name="vn3-pxe", state="present", mtu=1400,
                                 ips=[{"address": "203.0.113.225/27", "dhcp": {
                                     "ranges": [{"start": "203.0.113.230", "end": "203.0.113.250"}]}}])
     assert [a["kind"] for a in applied["actions"]] == ["define"]
@@ -280,7 +280,7 @@ def nat_guest(hv):
 
 
 def test_default_network_nat_guest(hv, nat_guest):
-    guest, ip, _ = nat_guest
+    guest, ip, _args = nat_guest
     assert in_subnet(ip, NAT)
     info = hv.run("virt_network_info", name="default")["networks"]
     assert len(info) == 1 and info[0]["autostart"] and info[0]["active"]
@@ -314,7 +314,7 @@ def test_live_dhcp_host_loses_no_packets_and_applies_on_renewal(hv, nat_guest):
     # (kept in the fixture's args: later tests declare the network as it is now)
     args.update(ips=[dict(args["ips"][0], dhcp=dict(args["ips"][0]["dhcp"], hosts=[
         {"mac": mac, "ip": fixed, "name": "natguest"}]))])
-    _, applied, _ = hv.converge("virt_network", **args)
+    _check, applied, _again = hv.converge("virt_network", **args)
     t.join()
     assert [a["kind"] for a in applied["actions"]] == ["update"]
     assert applied["actions"][0]["disruption"] == "none"
@@ -327,10 +327,10 @@ def test_live_dhcp_host_loses_no_packets_and_applies_on_renewal(hv, nat_guest):
 
 
 def test_restart_reconnects_running_guest(hv, nat_guest):
-    guest, _, args = nat_guest
+    guest, _ip, args = nat_guest
     boots = len(guest.events("BOOTED"))
     args = dict(args, mtu=1400)
-    _, applied, _ = hv.converge("virt_network", **args)
+    _check, applied, _again = hv.converge("virt_network", **args)
     assert [a["kind"] for a in applied["actions"]] == ["define"]
     assert applied["restart_required"] is True and applied["pending"] == ["mtu"]
     assert ping_ok(guest, NAT["gw"], tries=3)  # nothing restarted yet
@@ -421,3 +421,38 @@ def test_failed_restart_restores_the_previous_definition(hv, ipv6_forwarding_ref
         assert "vn3-rb" in hv.virsh("net-list", "--name").split()  # running again, old definition
     finally:
         hv.remove("vn3-rb")
+
+
+def test_mode_change_with_restart_moves_running_guest_to_host_bridge(hv):
+    """nat -> bridge on a host bridge with the LAN behind it: after the
+    restart the running guest is a port of the host bridge and gets a LAN
+    lease from the outside's DHCP server."""
+    for argv in (["ip", "link", "add", "vn3br1", "type", "bridge", "stp_state", "0", "forward_delay", "0"],
+                 ["ip", "link", "set", "lan1", "master", "vn3br1"],
+                 ["ip", "link", "set", "lan1", "up"], ["ip", "link", "set", "vn3br1", "up"]):
+        hv.sb.run_hv(argv, check=True)
+    hv.remove("vn3-mv")
+    guest = None
+    try:
+        hv.converge("virt_network", **net_args("vn3-mv", ISO, "nat"))
+        guest = hv.sb.start_guest("vn3-g-mv", nics=[{"source": "vn3-mv"}])
+        assert in_subnet(guest.wait_for_lease(timeout=90), ISO)
+        boots = len(guest.events("BOOTED"))
+        _check, applied, _again = hv.converge("virt_network", name="vn3-mv", forward={"mode": "bridge"},
+                                              bridge={"name": "vn3br1"}, restart=True)
+        assert [a["kind"] for a in applied["actions"]] == ["define", "restart"]
+        assert applied["reconnected"] == ["vn3-g-mv"]
+        assert applied["network"]["ips"] == []
+        tap = re.search(r"<target dev='([^']+)'", hv.virsh("dumpxml", "vn3-g-mv")).group(1)
+        assert "master vn3br1" in hv.sb.run_hv(["ip", "-o", "link", "show", tap]).stdout
+        mark = len(guest.console_log())
+        guest.run("kill -USR1 $(cat /run/udhcpc.eth0)")
+        lease = guest.wait_for_lease(timeout=30, after=mark)
+        assert lease.startswith("198.51.100.")
+        assert len(guest.events("BOOTED")) == boots
+    finally:
+        if guest is not None:
+            guest.destroy()
+        hv.remove("vn3-mv")
+        hv.sb.run_hv(["ip", "link", "set", "lan1", "nomaster"], check=False)
+        hv.sb.run_hv(["ip", "link", "del", "vn3br1"], check=False)

@@ -85,7 +85,8 @@ def test_hold_network_has_no_address_and_no_stp():
         assert etree.RelaxNG(etree.parse(rng)).validate(root)
 
 
-def test_mode_of_network_xml():
-    assert nr._mode("<network><name>a</name></network>") == "isolated"
-    assert nr._mode("<network><name>a</name><forward/></network>") == "nat"
-    assert nr._mode("<network><name>a</name><forward mode='bridge'/></network>") == "bridge"
+def test_reconnect_only_where_there_is_a_bridge():
+    assert nr._has_bridge("<network><name>a</name><bridge name='virbr1'/></network>")
+    assert nr._has_bridge("<network><name>a</name><forward mode='bridge'/><bridge name='br0'/></network>")
+    assert not nr._has_bridge("<network><name>a</name><forward mode='bridge'><interface dev='eth0'/></forward>"
+                              "</network>")

@@ -57,14 +57,14 @@ def deep(params, **changes):
 
 
 def test_same_network_plans_nothing():
-    plan, _ = plan_for(BASE, host_with(BASE))
+    plan, _predicted = plan_for(BASE, host_with(BASE))
     assert plan.actions == [] and plan.pending == []
 
 
 def test_values_libvirt_fills_are_not_changes():
     # uuid, bridge MAC, and options the task leaves unset (stp, delay, name)
     have = host_with(BASE)
-    plan, _ = plan_for({"name": "lab"}, have)
+    plan, _predicted = plan_for({"name": "lab"}, have)
     assert plan.actions == []
 
 
@@ -96,7 +96,7 @@ def test_least_disruptive_call(what, changes, expected, pending):
     assert kinds(plan) == expected
     assert bool(plan.pending) is pending
     # with restart allowed the pending change becomes a restart, nothing else
-    plan2, _ = plan_for(dict(want, restart=True), host_with(BASE))
+    plan2, _predicted = plan_for(dict(want, restart=True), host_with(BASE))
     assert kinds(plan2) == expected + (["restart"] if pending else [])
     assert plan2.pending == []
     # the prediction is what the host reads back once the plan is applied
@@ -105,7 +105,7 @@ def test_least_disruptive_call(what, changes, expected, pending):
 
 @pytest.mark.parametrize("what,changes,expected,pending", TABLE, ids=[t[0] for t in TABLE])
 def test_inactive_network_is_only_redefined_or_config_updated(what, changes, expected, pending):
-    plan, _ = plan_for(dict(deep(BASE, **changes), state="present"), host_with(BASE, active=False))
+    plan, _predicted = plan_for(dict(deep(BASE, **changes), state="present"), host_with(BASE, active=False))
     assert plan.pending == []
     assert "restart" not in kinds(plan)
     assert all(a.disruption == "config" for a in plan.actions)
@@ -113,7 +113,7 @@ def test_inactive_network_is_only_redefined_or_config_updated(what, changes, exp
 
 def test_live_update_payloads():
     want = deep(BASE, ips__0__dhcp__hosts=[{"mac": "52:54:00:00:00:01", "ip": "198.51.100.12", "name": "a"}])
-    plan, _ = plan_for(want, host_with(BASE))
+    plan, _predicted = plan_for(want, host_with(BASE))
     delete, add = [a.payload for a in plan.actions]
     assert (delete.command, delete.section, delete.parent) == (npl.CMD_DELETE, npl.SECTION_IP_DHCP_HOST, 0)
     assert (add.command, add.section) == (npl.CMD_ADD_LAST, npl.SECTION_IP_DHCP_HOST)
@@ -125,9 +125,9 @@ def test_pending_restart_is_reported_again_until_restarted():
     # definition already new, live still old (an earlier run without restart)
     want = dict(BASE, mtu=1400)
     have = host_with(want, live=BASE)
-    plan, _ = plan_for(want, have)
+    plan, _predicted = plan_for(want, have)
     assert plan.actions == [] and plan.pending == ["mtu"]
-    plan, _ = plan_for(dict(want, restart=True), have)
+    plan, _predicted = plan_for(dict(want, restart=True), have)
     assert kinds(plan) == ["restart"]
 
 
@@ -148,7 +148,7 @@ def test_create_picks_bridge_name_and_predicts_defaults():
     ("absent", True, ["stop", "undefine"]), ("absent", False, ["undefine"]),
 ])
 def test_states(state, active, expected):
-    plan, _ = plan_for(dict(BASE, state=state), host_with(BASE, active=active))
+    plan, _predicted = plan_for(dict(BASE, state=state), host_with(BASE, active=active))
     assert kinds(plan) == expected
 
 
@@ -158,9 +158,9 @@ def test_absent_when_missing_is_a_no_op():
 
 
 def test_autostart_only_when_asked():
-    plan, _ = plan_for(dict(BASE, autostart=True), host_with(BASE))
+    plan, _predicted = plan_for(dict(BASE, autostart=True), host_with(BASE))
     assert kinds(plan) == ["autostart"]
-    plan, _ = plan_for(dict(BASE), host_with(BASE, autostart=True))
+    plan, _predicted = plan_for(dict(BASE), host_with(BASE, autostart=True))
     assert kinds(plan) == []
 
 
@@ -170,6 +170,6 @@ def test_redefine_keeps_pxe_owned_elements():
     etree.SubElement(root.find("ip"), "tftp", root="/srv/tftp")
     etree.SubElement(root.find("ip/dhcp"), "bootp", file="ipxe.efi")
     have.config_xml = etree.tostring(root, encoding="unicode")
-    plan, _ = plan_for(dict(BASE, mtu=1500), have)
+    plan, _predicted = plan_for(dict(BASE, mtu=1500), have)
     xml = plan.of_kind("define")[0].payload
     assert "<tftp root=\"/srv/tftp\"/>" in xml and "<bootp file=\"ipxe.efi\"/>" in xml

@@ -115,8 +115,8 @@ def test_empty_dhcp_is_no_dhcp():
 
 
 def test_good_input_is_normalized():
-    d = nv.network_from_params({"name": "lab", "forward": {"mode": "nat", "nat": {"port": {"start": 1024,
-                                                                                          "end": 65535}}},
+    nat = {"port": {"start": 1024, "end": 65535}}
+    d = nv.network_from_params({"name": "lab", "forward": {"mode": "nat", "nat": nat},
                                 "ips": [ip(hosts=[host("198.51.100.10", mac="52-54-00-AB-CD-EF", name="Web")])]})
     assert d.network.nat_port is None  # libvirt's own default is not a setting
     assert d.network.ips[0].hosts[0] == nm.Host(ip="198.51.100.10", mac="52:54:00:ab:cd:ef", name="web")

@@ -30,17 +30,18 @@ FULL_V4 = {"address": "198.51.100.1/24", "dhcp": {
                {"start": "198.51.100.20", "end": "198.51.100.30"}],
     "hosts": [{"mac": "52:54:00:AA:00:01", "ip": "198.51.100.10", "name": "web"},
               {"mac": "52:54:00:aa:00:02", "ip": "198.51.100.11"}]}}
-V6 = {"address": "2001:db8:5::1/64", "dhcp": {"ranges": [{"start": "2001:db8:5::100", "end": "2001:db8:5::1ff"}],
-                                             "hosts": [{"name": "web", "ip": "2001:db8:5::10"}]}}
+V6 = {"address": "2001:db8:5::1/64", "dhcp": {
+    "ranges": [{"start": "2001:db8:5::100", "end": "2001:db8:5::1ff"}],
+    "hosts": [{"name": "web", "ip": "2001:db8:5::10"}]}}
 
 MODELS = {
-    "nat-full": dict(forward={"mode": "nat", "dev": "eth1", "nat": {"address": {"start": "203.0.113.5",
-                                                                             "end": "203.0.113.9"},
-                                                                 "port": {"start": 2000, "end": 3000}}},
+    "nat-full": dict(forward={"mode": "nat", "dev": "eth1",
+                              "nat": {"address": {"start": "203.0.113.5", "end": "203.0.113.9"},
+                                      "port": {"start": 2000, "end": 3000}}},
                      bridge={"name": "virbr7", "stp": False, "delay": 2}, mtu=9000,
                      domain={"name": "lab.example", "local_only": True}, ips=[FULL_V4, V6],
-                     dns={"enable": True, "forwarders": [{"addr": "192.0.2.53"}, {"domain": "corp.example",
-                                                                                  "addr": "192.0.2.54"}],
+                     dns={"enable": True,
+                          "forwarders": [{"addr": "192.0.2.53"}, {"domain": "corp.example", "addr": "192.0.2.54"}],
                           "hosts": [{"ip": "198.51.100.10", "hostnames": ["www", "web"]}],
                           "txt": [{"name": "info", "value": "hello world"}],
                           "srv": [{"service": "ldap", "protocol": "tcp", "domain": "lab.example",
