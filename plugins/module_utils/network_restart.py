@@ -31,6 +31,7 @@ except ImportError:  # the modules report it through network_xml.require_libs
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
 
+
 def _has_bridge(net_xml: str) -> bool:
     """True when guests plug into a Linux bridge (the one libvirt creates,
     or an existing host bridge for forward mode 'bridge'); macvtap and

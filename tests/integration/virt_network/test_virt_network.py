@@ -179,8 +179,8 @@ def test_every_mode_converges(hv, mode, spec):
 def test_bridge_mode_on_existing_host_bridge(hv):
     hv.sb.run_hv(["ip", "link", "add", "vn3br0", "type", "bridge"], check=True)
     try:
-        _check, applied, _again = hv.converge("virt_network", name="vn3-bridge", forward={"mode": "bridge"},
-                                    bridge={"name": "vn3br0"})
+        applied = hv.converge("virt_network", name="vn3-bridge", forward={"mode": "bridge"},
+                              bridge={"name": "vn3br0"})[1]
         assert applied["network"]["bridge"] == {"name": "vn3br0"}
         assert applied["network"]["active"]
         hv.converge("virt_network", name="vn3-bridge", state="absent")
@@ -199,9 +199,8 @@ def test_unmanaged_pxe_elements_survive_a_redefine(hv):
     hv.virsh("net-define", str(path))
     before = hv.virsh("net-dumpxml", "--inactive", "vn3-pxe")
     # Redefine (mtu) and live-updatable change (range) together; inactive network.
-    _check, applied, _again = hv.converge("virt_network", name="vn3-pxe", state="present", mtu=1400,
-                                ips=[{"address": "203.0.113.225/27", "dhcp": {
-                                    "ranges": [{"start": "203.0.113.230", "end": "203.0.113.250"}]}}])
+    ips = [{"address": "203.0.113.225/27", "dhcp": {"ranges": [{"start": "203.0.113.230", "end": "203.0.113.250"}]}}]
+    applied = hv.converge("virt_network", name="vn3-pxe", state="present", mtu=1400, ips=ips)[1]
     assert [a["kind"] for a in applied["actions"]] == ["define"]
     after = hv.virsh("net-dumpxml", "--inactive", "vn3-pxe")
     for kept in ("<tftp root='/var/lib/tftp'/>", "<bootp file='undionly.kpxe'/>", "<portgroup name='lab'",
