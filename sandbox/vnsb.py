@@ -195,17 +195,20 @@ for m in VNSB_MODULES; do
   insmod /lib/modules/$m.ko || log "INSMOD-FAILED $m"
 done
 ip link set lo up
-page() {
-  {
-    echo "<html><body><pre>"
-    echo "VNSB-HOST $HOST"
-    for p in /sys/class/net/*; do
-      [ "${p##*/}" = lo ] || echo "VNSB-MAC ${p##*/} $(cat $p/address)"
-    done
-    ip -o addr show scope global | awk '{print "VNSB-ADDR", $2, $4}'
-    echo "</pre></body></html>"
-  } > /www/index.html.new && mv /www/index.html.new /www/index.html
-}
+cat > /bin/vnsb-page <<'PAGE'
+#!/bin/sh
+# the web page: hostname, MACs, global addresses (rewritten on NIC/lease changes)
+{
+  echo "<html><body><pre>"
+  echo "VNSB-HOST $(hostname)"
+  for p in /sys/class/net/*; do
+    [ "${p##*/}" = lo ] || echo "VNSB-MAC ${p##*/} $(cat $p/address)"
+  done
+  ip -o addr show scope global | awk '{print "VNSB-ADDR", $2, $4}'
+  echo "</pre></body></html>"
+} > /www/index.html.new && mv /www/index.html.new /www/index.html
+PAGE
+chmod +x /bin/vnsb-page
 cat > /etc/udhcpc.sh <<'EOF'
 #!/bin/sh
 log() { echo "VNSB $*" > /dev/ttyS0; }
@@ -228,9 +231,7 @@ case "$1" in
 esac
 EOF
 chmod +x /etc/udhcpc.sh
-{ echo '#!/bin/sh'; echo "HOST=$HOST"; type page | sed 1d; echo page; } > /bin/vnsb-page
-chmod +x /bin/vnsb-page
-page
+/bin/vnsb-page
 httpd -p 80 -h /www
 # Command channel: a root shell on the second serial port (a unix socket on
 # the host). No echo, no CR so the host side sees exactly the output.
@@ -274,7 +275,7 @@ while :; do
     fi
   done
   boot=0
-  [ $changed = 1 ] && page
+  [ $changed = 1 ] && /bin/vnsb-page
   usleep 300000
 done
 """

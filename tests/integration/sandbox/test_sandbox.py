@@ -71,7 +71,8 @@ def test_nat_guest_gets_lease_and_reaches_outside(sandbox, nat_network):
         assert g.run("exit 3") == (3, "")
         # The guest's own web page (hostname + MACs), seen from the hypervisor.
         page = sandbox.run_hv(["curl", "-s", "--max-time", "10", f"http://{ip}/"])
-        assert "VNSB-HOST vnsb-nat" in page.stdout and mac in page.stdout, page
+        assert "VNSB-HOST vnsb-nat" in page.stdout and f"VNSB-MAC eth0 {mac}" in page.stdout, page
+        assert f"VNSB-ADDR eth0 {ip}/24" in page.stdout, page  # rewritten after the lease
     finally:
         g.destroy()
 
