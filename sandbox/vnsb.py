@@ -472,7 +472,7 @@ class Guest:
                 out.append([m.group(1)] + m.group(2).split())
         return out
 
-    def wait_for(self, pattern: str, timeout: float = 60, after: int = 0) -> re.Match:
+    def wait_for(self, pattern: str, timeout: float = 60, *, after: int = 0) -> re.Match:
         """Wait for a regex on the console log (searching from character offset `after`)."""
         rx = re.compile(pattern, re.M)
         deadline = time.monotonic() + timeout
@@ -485,9 +485,10 @@ class Guest:
                                    f"{timeout}s; tail:\n{self.console_log()[-2000:]}")
             time.sleep(0.1)
 
-    def wait_for_lease(self, iface: str = "eth0", timeout: float = 60, after: int = 0) -> str:
-        """IP of the first DHCP lease of `iface` logged after offset `after`."""
-        m = self.wait_for(rf"^VNSB LEASE {re.escape(iface)} (\S+) (\S+)", timeout, after)
+    def wait_for_lease(self, iface: str = "eth0", timeout: float = 60, *, after: int = 0) -> str:
+        """IP of the first DHCP lease of `iface` logged after offset `after`
+        (pass len(g.console_log()) taken before a link flap to get the re-lease)."""
+        m = self.wait_for(rf"^VNSB LEASE {re.escape(iface)} (\S+) (\S+)", timeout, after=after)
         return m.group(2)
 
     def wait_booted(self, timeout: float = 60) -> None:
