@@ -85,6 +85,50 @@ def cmd_idempotent(argv: list[str]) -> int:
     return 0
 
 
+def _playbook(*args: str) -> str:
+    """Run ansible-playbook against the demo inventory; its output, or SystemExit."""
+    argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY, *args]
+    cp = subprocess.run(argv, capture_output=True, text=True)
+    if cp.returncode != 0:
+        print(cp.stdout[-4000:], cp.stderr[-2000:])
+        raise SystemExit(f"playbook failed: {' '.join(args)}")
+    return cp.stdout
+
+
+def _seen_from_lan(sb: "vnsb.Sandbox", ip: str, vm: str) -> str:
+    return "answers" if probe.outside_fetch(sb, ip, vm) else "does not answer"
+
+
+def cmd_moved() -> int:
+    """A running guest on a NAT network; the network becomes a bridge-mode
+    network on br-lan (virt_network, restart + reconnect); the guest renews its
+    lease (what its admin does in seed 15.9 step 4) and the LAN reaches it."""
+    sb, vm = _sb(), "mover"
+    t0 = time.monotonic()
+    _playbook(os.path.join(HERE, "moved.yml"), "-e", "demo_move_phase=nat")
+    sb.virsh("destroy", vm, check=False)
+    g = sb.start_guest(vm, nics=[{"type": "network", "source": "lab-move", "mac": vnsb.random_mac(f"{NAME}/{vm}")}])
+    ip = g.wait_for_lease(timeout=90)
+    boots = len(g.events("BOOTED"))
+    print(f"   {vm} runs on lab-move (NAT) with {ip}; from the LAN it {_seen_from_lan(sb, ip, vm)}"
+          f" (the LAN has no route to it)")
+    _t("NAT network + guest", t0)
+    t1 = time.monotonic()
+    out = _playbook(os.path.join(HERE, "moved.yml"), "-e", "demo_move_phase=bridge")
+    m = re.search(r'"msg": "(actions .*?)"', out)
+    print(f"   virt_network: {m.group(1) if m else '(no report)'}")
+    _t("lab-move redefined as bridge mode on br-lan and restarted", t1)
+    t2 = time.monotonic()
+    mark = len(g.console_log())
+    g.run("kill -USR1 $(cat /run/udhcpc.eth0)")
+    lan_ip = g.wait_for_lease(timeout=60, after=mark)
+    print(f"   {vm} renewed its lease on the LAN: {lan_ip}; from the LAN it {_seen_from_lan(sb, lan_ip, vm)};"
+          f" rebooted: {'no' if len(g.events('BOOTED')) == boots else 'yes'}")
+    _t("guest on the LAN", t2)
+    g.destroy()
+    return 0 if lan_ip.startswith("198.51.100.") and probe.outside_fetch(sb, lan_ip, vm) else 1
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__)
@@ -92,6 +136,8 @@ def main(argv: list[str]) -> int:
     cmd, rest = argv[0], argv[1:]
     if cmd == "table":
         return cmd_table()
+    if cmd == "moved":
+        return cmd_moved()
     if cmd == "idempotent":
         return cmd_idempotent(rest[1:] if rest[:1] == ["--"] else rest)
     print(f"unknown stage {cmd!r}\n{__doc__}")
