@@ -244,14 +244,23 @@ def _build_forward(root: Any, net: Network) -> None:
         for iface in fwd.findall("interface"):
             if iface.get("dev") != net.dev:
                 fwd.remove(iface)
-    _drop(fwd, "nat")
-    if net.mode == "nat" and (net.nat_address or net.nat_port):
+    nat = fwd.find("nat")
+    if net.mode != "nat":
+        if nat is not None:
+            fwd.remove(nat)
+        return
+    # Only <address> and <port> are ours; <nat ipv6='yes'> and the like stay.
+    if nat is None:
         nat = etree.Element("nat")
         fwd.insert(0, nat)
-        if net.nat_address:
-            etree.SubElement(nat, "address", start=net.nat_address[0], end=net.nat_address[1])
-        if net.nat_port:
-            etree.SubElement(nat, "port", start=str(net.nat_port[0]), end=str(net.nat_port[1]))
+    _drop(nat, "address")
+    _drop(nat, "port")
+    if net.nat_address:
+        etree.SubElement(nat, "address", start=net.nat_address[0], end=net.nat_address[1])
+    if net.nat_port:
+        etree.SubElement(nat, "port", start=str(net.nat_port[0]), end=str(net.nat_port[1]))
+    if not nat.attrib and len(nat) == 0:
+        fwd.remove(nat)
 
 
 def _build_dns(root: Any, dns: Dns | None) -> None:

@@ -212,3 +212,14 @@ def test_switch_to_isolated_removes_forward():
     root = etree.fromstring(nx.build(want, base=GOLDEN_LIVE_NAT).encode())
     assert root.find("forward") is None
     assert nx.parse(etree.tostring(root)).mode == "isolated"
+
+
+def test_nat_attributes_not_ours_are_kept(rng):
+    base = GOLDEN_LIVE_NAT.replace("<nat>", "<nat ipv6='yes'>")
+    want = nm.merge(nv.network_from_params({"name": "t1", "forward": {
+        "mode": "nat", "nat": {"address": {"start": "198.51.100.2"}}}}).network, nx.parse(base))
+    root = etree.fromstring(nx.build(want, base=base).encode())
+    assert rng.validate(root), rng.error_log
+    nat = root.find("forward/nat")
+    assert nat.get("ipv6") == "yes"
+    assert nat.find("address").get("start") == "198.51.100.2" and nat.find("port") is None
