@@ -88,6 +88,7 @@ class NetworkEngine(Engine):
         self.lv = Libvirt(self.params["uri"])
         self.fs = fs or FsRoot("/")
         self.desired: nm.Desired | None = None
+        self._undo: list = []   # (Update, flags) applied, for a roll back
 
     def want(self) -> nm.Desired:
         self.desired = nv.network_from_params(self.params)
@@ -137,6 +138,7 @@ class NetworkEngine(Engine):
             flags = AFFECT_CONFIG | (AFFECT_LIVE if net.isActive() else 0)
             self.lv.call("updating network %r (%s)" % (name, action.summary), net.update,
                          upd.command, upd.section, upd.parent, upd.xml, flags, xml=upd.xml)
+            self._undo.append((upd, flags))
         elif action.kind == "restart":
             self.report["reconnected"] = restart_network(self.lv, name)
         elif action.kind == "start":
@@ -149,12 +151,21 @@ class NetworkEngine(Engine):
             self.lv.call("setting autostart of network %r" % name, net.setAutostart, 1 if action.payload else 0)
 
     def _roll_back(self) -> str:
-        """Put the definition back as it was when a later step failed (a
-        network that does not start is worse than the old one)."""
-        if not getattr(self, "_defined", False):
-            return "nothing to roll back"
-        before = self._before
+        """Undo what was applied when a later step failed: live updates are
+        reverted in reverse order, and the definition is put back as it was
+        (a network that does not start is worse than the old one)."""
         net = self.lv.network(self.params["name"])
+        undone = []
+        try:
+            for upd, flags in reversed(self._undo):
+                inverse = npl.CMD_DELETE if upd.command == npl.CMD_ADD_LAST else npl.CMD_ADD_LAST
+                net.update(inverse, upd.section, upd.parent, upd.xml, flags)
+                undone.append(upd)
+        except Exception as err:  # noqa: BLE001 - report, never mask the original error
+            return "reverting the live updates failed too: %s" % err
+        if not getattr(self, "_defined", False):
+            return "%d live update(s) reverted" % len(undone) if undone else "nothing to roll back"
+        before = self._before
         try:
             if not before.exists:
                 if net is not None and net.isActive():

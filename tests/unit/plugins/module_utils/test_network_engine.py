@@ -4,10 +4,12 @@ links from an injectable root, and the interface XML sent to reconnect."""
 import os
 
 import netaddr
+import pytest
 from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils import network_engine as ne
 from ansible_collections.virtnet.networking.plugins.module_utils import network_restart as nr
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 
 ROUTE = """Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
@@ -90,3 +92,54 @@ def test_reconnect_only_where_there_is_a_bridge():
     assert nr._has_bridge("<network><name>a</name><forward mode='bridge'/><bridge name='br0'/></network>")
     assert not nr._has_bridge("<network><name>a</name><forward mode='bridge'><interface dev='eth0'/></forward>"
                               "</network>")
+
+
+class FakeNet:
+    def __init__(self, fail_on=None):
+        self.calls = []
+        self.fail_on = fail_on
+
+    def isActive(self):  # noqa: N802 - libvirt's name
+        return True
+
+    def update(self, command, section, parent, xml, flags):
+        self.calls.append((command, xml))
+        if len(self.calls) == self.fail_on:
+            raise RuntimeError("libvirt said no")
+        return 0
+
+
+class FakeLv:
+    def __init__(self, net):
+        self.net = net
+        self.conn = None
+
+    def network(self, name):
+        return self.net
+
+    def call(self, what, fn, *args, xml=None):
+        try:
+            return fn(*args)
+        except RuntimeError as err:
+            raise VirtnetError("libvirt: %s failed: %s" % (what, err), xml=xml)
+
+
+class FakeModule:
+    params = {"name": "lab", "uri": "qemu:///system"}
+
+
+def test_failed_live_update_reverts_the_ones_before_it():
+    from ansible_collections.virtnet.networking.plugins.module_utils.engine import Plan
+    from ansible_collections.virtnet.networking.plugins.module_utils import network_plan as npl
+    net = FakeNet(fail_on=2)
+    engine = ne.NetworkEngine(FakeModule())
+    engine.lv = FakeLv(net)
+    plan = Plan()
+    for mac in ("52:54:00:00:00:01", "52:54:00:00:00:02"):
+        xml = "<host mac='%s' ip='198.51.100.10'/>" % mac
+        plan.add("update", "add " + mac, payload=npl.Update(npl.CMD_ADD_LAST, npl.SECTION_IP_DHCP_HOST, 0, xml))
+    with pytest.raises(VirtnetError) as exc:
+        engine.apply(plan)
+    assert exc.value.details["rolled_back"] == "1 live update(s) reverted"
+    assert [c[0] for c in net.calls] == [npl.CMD_ADD_LAST, npl.CMD_ADD_LAST, npl.CMD_DELETE]
+    assert "00:01" in net.calls[2][1]
