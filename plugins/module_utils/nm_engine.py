@@ -7,6 +7,7 @@ NetworkManager checkpoint / verify; and the reader of ``nm_bond_bridge_info``.""
 from __future__ import annotations
 
 import copy
+import os
 import time
 
 from ansible_collections.virtnet.networking.plugins.module_utils import nm_plan, nm_verify
@@ -88,7 +89,7 @@ class NmBondBridge(Engine):
                 have = nm_plan.read_have(have.profiles, have.devices, self.nm.names, self.params["name"],
                                          sorted(have.ports))
             return nm_plan.plan_absent(have, self.params["release_ports"], self.nm.names)
-        nm_plan.check_ports(want, have, self.nm.names)
+        nm_plan.check_ports(want, have, self.nm.names, self.params.get("move_ip_from"))
         self._resolve_move(want, have)
         plan = nm_plan.plan_present(want, have, self.nm.names)
         plan.warnings.extend(self.warnings)
@@ -173,6 +174,7 @@ class NmBondBridge(Engine):
             if issues:
                 raise VirtnetError("the new state did not verify: " + "; ".join(issues), verification=st)
             target = self.params.get("verify_target") or t.ipv4.gateway or t.ipv6.gateway
+        self._verify_controller()
         if not target:
             self.report.setdefault("verification_notes", []).append(
                 "no gateway and no verify_target: reachability was not checked")
@@ -188,6 +190,28 @@ class NmBondBridge(Engine):
                 raise VirtnetError("%s is not reachable after the change (ping failed for %d s)"
                                    % (target, self.params["verify_timeout"]), target=str(target))
             self.sleep(0.5)
+
+    def _verify_controller(self) -> None:
+        """When the module came over SSH, the address the controller used
+        must still be on the host and the controller must still answer:
+        otherwise the task would "succeed" into a host nobody can reach."""
+        conn = os.environ.get("SSH_CONNECTION", "").split()
+        if len(conn) != 4:
+            return
+        client, server = conn[0], conn[2]
+        ip = CommandRunner(self.module, "ip")
+        addrs = ip.run(["-o", "addr", "show"]).out
+        if not any((" %s/" % server) in line for line in addrs.splitlines()):
+            raise VirtnetError("the address the controller connects to (%s) is gone from the host after the "
+                               "change; the SSH connection would be cut" % server, ssh_connection=conn)
+        ping = CommandRunner(self.module, "ping")
+        deadline = self.clock() + self.params["verify_timeout"]
+        while not ping.run(["-c", "1", "-W", "1", "-n", client], check=False).ok:
+            if self.clock() > deadline:
+                raise VirtnetError("the controller (%s) does not answer from the host after the change; the SSH "
+                                   "connection would be cut" % client, ssh_connection=conn)
+            self.sleep(0.5)
+        self.report["controller_reachable"] = client
 
     # -- views --------------------------------------------------------------
     def export(self, state):

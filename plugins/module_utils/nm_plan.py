@@ -89,7 +89,21 @@ def read_have(profiles: list, devices: dict, names: Names, name: str, want_ports
     return have
 
 
-def check_ports(want: Topology, have: HaveState, names: Names) -> None:
+def carried_addresses(p: Profile) -> str:
+    """The IP configuration an active profile gives its interface, as text ("" if none)."""
+    parts = []
+    for version in (4, 6):
+        pre = "ipv%d." % version
+        method = p.props.get(pre + "method", "")
+        addrs = p.props.get(pre + "addresses", "")
+        if method == "manual" and addrs:
+            parts.append("ipv%d %s" % (version, addrs))
+        elif version == 4 and method == "auto":
+            parts.append("ipv4 DHCP")
+    return ", ".join(parts)
+
+
+def check_ports(want: Topology, have: HaveState, names: Names, move_ip_from: str | None = None) -> None:
     """Refuse ports that do not exist, are unmanaged, or belong to another master."""
     known = sorted(d for d, info in have.devices.items() if info.get("type") == "ethernet")
     ours = set()
@@ -116,6 +130,19 @@ def check_ports(want: Topology, have: HaveState, names: Names) -> None:
             if p.ifname == ifn and ctl and ctl not in ours and ctl not in bond_names | {want.name}:
                 raise ValidationError(option, ifn, "is already a port of %s (profile %r); remove it there first"
                                       % (ctl, p.name))
+    for pname, p in sorted(have.standalone.items()):
+        # Making an interface a port removes its addresses: refuse when it
+        # carries the host's IP configuration right now, unless it moves to
+        # the bridge (seed 15.9).  This is the change that cuts a host off.
+        ifn = p.ifname or p.device
+        addrs = carried_addresses(p)
+        if p.state and addrs and ifn != move_ip_from:
+            opt, idx = ("ports", want.ports) if ifn in want.ports else ("bond.ports", want.bond.ports)
+            raise ValidationError("%s[%d]" % (opt, idx.index(ifn)), ifn,
+                                  "carries the host's IP configuration (active profile %r: %s); as a port it "
+                                  "would lose it and the host could drop off the network. Set "
+                                  "move_ip_from=%s to move it to the bridge, or deactivate that profile first"
+                                  % (pname, addrs, ifn))
     for p in have.profiles:
         if p.ifname == want.name and p.type != "bridge":
             raise ValidationError("name", want.name, "a %s profile (%r) already uses this interface name"

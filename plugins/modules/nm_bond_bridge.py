@@ -144,6 +144,7 @@ options:
 extends_documentation_fragment:
   - virtnet.networking.attributes
 requirements:
+  - netaddr (Python)
   - NetworkManager with C(nmcli)
   - C(busctl) (systemd) for NetworkManager checkpoints
   - C(ping)
@@ -220,15 +221,18 @@ reachable:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 from ansible_collections.virtnet.networking.plugins.module_utils.nm_engine import ARGSPEC, NmBondBridge
+from ansible_collections.virtnet.networking.plugins.module_utils.nm_model import netaddr
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGSPEC, supports_check_mode=True,
                            mutually_exclusive=[("move_ip_from", "ipv4"), ("move_ip_from", "ipv6")])
+    if netaddr is None:
+        module.fail_json(msg=missing_required_lib("netaddr"))
     run(module, NmBondBridge(module))
 
 

@@ -189,6 +189,12 @@ def _lan1_profile(sb):
        "ipv4.method", "disabled", "ipv6.method", "disabled")
 
 
+def _lan2_has_the_hosts_address(sb):
+    nm(sb, "connection", "add", "type", "ethernet", "con-name", "uplink2", "ifname", "lan2",
+       "ipv4.method", "manual", "ipv4.addresses", "198.51.100.31/24", "ipv6.method", "disabled")
+    nm(sb, "connection", "up", "id", "uplink2")
+
+
 def _existing_bridge(sb):
     converge("nm_bond_bridge", {"name": "br0", "ports": ["lan1"]}, argv_prefix=sb.hv_argv([]))
 
@@ -237,6 +243,8 @@ BAD = [
      "bond.ports='lan1': is listed twice (also in ports)"),
     ("bad verify target", None, {"name": "br0", "ports": ["lan1"], "verify_target": "gateway"},
      "verify_target='gateway': not an IP address"),
+    ("port carries the host's address", _lan2_has_the_hosts_address, {"name": "br0", "ports": ["lan2"]},
+     "ports[0]='lan2': carries the host's IP configuration (active profile 'uplink2': ipv4 198.51.100.31/24)"),
     ("change under existing bridge, bad mode", _existing_bridge,
      {"name": "br0", "bond": dict(BOND, mode="balance-rr")}, "bond.mode='balance-rr'"),
 ]

@@ -207,3 +207,16 @@ def test_bridge_name_taken_by_another_kind_of_profile_refused():
     with pytest.raises(ValidationError) as e:
         nm_plan.check_ports(w, have_of([prof("u", "eth1", "ethernet", "eth1")], w), OLD)
     assert e.value.msg.startswith("name='eth1': a ethernet profile")
+
+
+def test_port_carrying_the_hosts_address_is_refused_unless_it_moves():
+    mgmt = [prof("u-m", "mgmt", "ethernet", "", ipv4__method="manual", ipv4__addresses="192.0.2.2/25")]
+    mgmt[0].device = "eth2"
+    w = want(bond={"name": "bond0", "mode": "1", "miimon": 100, "options": {}, "ports": ["eth1", "eth2"]})
+    with pytest.raises(ValidationError) as e:
+        nm_plan.check_ports(w, have_of(mgmt, w), OLD)
+    assert e.value.msg.startswith("bond.ports[1]='eth2': carries the host's IP configuration (active profile "
+                                  "'mgmt': ipv4 192.0.2.2/25)")
+    nm_plan.check_ports(w, have_of(mgmt, w), OLD, move_ip_from="eth2")   # moving it is the way
+    mgmt[0].state = ""
+    nm_plan.check_ports(w, have_of(mgmt, w), OLD)                        # an inactive profile carries nothing
