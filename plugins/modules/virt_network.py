@@ -174,6 +174,13 @@ options:
       - Allow restarting an active network when a change needs it. Running guests are reconnected.
     type: bool
     default: false
+notes:
+  - To reconnect a running guest after a restart, its interface is moved live to a transient, address-less network
+    (named C(vn-hold-...)) and straight back; libvirt then plugs the tap into the recreated bridge itself. The guest
+    is not restarted and keeps its MAC, model and PCI address.
+  - If a step fails after the network was defined or updated, the module rolls back (undefines a network it created,
+    restores the previous definition, reverts live updates) and says so in C(rolled_back).
+  - For O(forward.mode=bridge), and for O(forward.dev), the host's interfaces are only checked when O(uri) is local.
 requirements:
   - netaddr
 extends_documentation_fragment:
