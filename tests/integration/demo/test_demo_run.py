@@ -61,3 +61,11 @@ def test_demo_proves_idempotence_and_times_each_stage(demo_output):
                           "converge again: nothing may change", "measure: guests probe each connection type"]
     total = int(re.search(r"^  total\s+(\d+)s$", out, re.M).group(1))
     assert total >= sum(int(s) for _, s in stages)
+
+
+def test_demo_moves_a_running_guest_onto_the_lan(demo_output):
+    out = demo_output.stdout
+    assert re.search(r"mover runs on lab-move \(NAT\) with 203\.0\.113\.\d+; from the LAN it does not answer", out)
+    assert "virt_network: actions: define, restart; guests reconnected: mover" in out
+    assert re.search(r"mover renewed its lease on the LAN: 198\.51\.100\.\d+; from the LAN it answers; "
+                     r"rebooted: no", out), out
