@@ -130,6 +130,39 @@ def cmd_moved() -> int:
     return 0 if lan_ip.startswith("198.51.100.") and seen else 1
 
 
+def cmd_external() -> int:
+    """web1 on the NAT network; the externally_visible_vm role moves it onto a
+    host bridge over lan2; a LAN host reaches it."""
+    sb, vm = _sb(), "web1"
+    t0 = time.monotonic()
+    mac = vnsb.random_mac(f"{NAME}/{vm}")
+    sb.virsh("destroy", vm, check=False)
+    sb.virsh("undefine", vm, check=False)
+    g = sb.start_guest(vm, nics=[{"type": "network", "source": "lab-nat", "mac": mac}], persistent=True)
+    ip = g.wait_for_lease(timeout=90)
+    print(f"   {vm} ({mac}) runs on lab-nat with {ip}; from the LAN it {_seen_from_lan(sb, ip, vm)}")
+    _t("VM on the NAT network", t0)
+    t1 = time.monotonic()
+    out = _playbook(os.path.join(HERE, "external.yml"))
+    recap = re.search(r"changed=(\d+)", out)
+    print(f"   role externally_visible_vm: changed={recap.group(1) if recap else '?'}")
+    _t("role: bridge br-ext over lan2, VM switched (and restarted if needed)", t1)
+    t2 = time.monotonic()
+    lan_lease = r"^VNSB LEASE eth0 \S+ (198\.51\.100\.\d+)"
+    try:  # restarted by the role: the fresh boot asks the LAN's DHCP server
+        lan_ip = g.wait_for(lan_lease, timeout=15).group(1)
+    except TimeoutError:  # switched live: the guest renews its lease (seed 15.9 step 4)
+        print("   (switched live, no restart: the guest renews its DHCP lease, seed 15.9 step 4)")
+        g.run("kill -USR1 $(cat /run/udhcpc.eth0)")
+        lan_ip = g.wait_for(lan_lease, timeout=60).group(1)
+    seen = probe.outside_fetch(sb, lan_ip, vm)
+    ports = sorted(sb.run_hv(["ls", "/sys/class/net/br-ext/brif"]).stdout.split())
+    print(f"   br-ext holds {ports} (ip link show master br-ext)")
+    print(f"   {vm} got {lan_ip} from the LAN's DHCP server; from the LAN it {'answers' if seen else 'does not answer'}")
+    _t("VM on the LAN", t2)
+    return 0 if seen and lan_ip.startswith("198.51.100.") else 1
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__)
@@ -137,6 +170,8 @@ def main(argv: list[str]) -> int:
     cmd, rest = argv[0], argv[1:]
     if cmd == "table":
         return cmd_table()
+    if cmd == "external":
+        return cmd_external()
     if cmd == "moved":
         return cmd_moved()
     if cmd == "idempotent":
