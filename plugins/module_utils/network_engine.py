@@ -23,7 +23,9 @@ from ansible_collections.virtnet.networking.plugins.module_utils.engine import E
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
-from ansible_collections.virtnet.networking.plugins.module_utils.network_restart import restart_network
+from ansible_collections.virtnet.networking.plugins.module_utils.network_restart import (
+    attached_interfaces, restart_network,
+)
 
 try:
     import netaddr
@@ -98,6 +100,8 @@ class NetworkEngine(Engine):
         name = self.params["name"]
         net = self.lv.network(name)
         state = read_network(self.lv, net) if net is not None else npl.HostState(name=name)
+        if state.active:
+            state.guests = sorted({dom.name() for dom, _iface in attached_interfaces(self.lv, name)})
         if not hasattr(self, "_before"):
             self._before = state
         for other in self.lv.networks():

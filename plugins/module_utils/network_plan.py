@@ -56,6 +56,7 @@ class HostState:
     others: list = field(default_factory=list)   # [(name, Network)] other networks
     routes: list = field(default_factory=list)   # [(IPNetwork, dev)] host routes
     links: dict | None = None                    # {ifname: is_bridge}; None: host not visible
+    guests: list = field(default_factory=list)   # running guests plugged into it
 
 
 @dataclass
@@ -220,8 +221,9 @@ def plan(desired: nm.Desired, have: HostState) -> tuple:
             pending = _differences(nm.export(want), nm.export(live))
             if pending:
                 if desired.restart:
-                    p.add("restart", "restart network %s to apply %s (running guests are reconnected)"
-                          % (name, ", ".join(pending)), RESTART)
+                    p.add("restart", "restart network %s to apply %s (%s)"
+                          % (name, ", ".join(pending), "reconnects running guests: " + ", ".join(have.guests)
+                             if have.guests else "no running guests"), RESTART)
                 else:
                     p.pending.extend(pending)
     if stop:

@@ -338,6 +338,7 @@ def test_restart_reconnects_running_guest(hv, nat_guest):
     check, applied, again = hv.converge("virt_network", restart=True, **args)
     assert [a["kind"] for a in applied["actions"]] == ["restart"]
     assert applied["reconnected"] == ["vn3-g-nat"]
+    assert "reconnects running guests: vn3-g-nat" in check["actions"][0]["summary"]  # check mode says so
     assert applied["restart_required"] is False and again["restart_required"] is False
     assert "1400" in hv.sb.run_hv(["ip", "-o", "link", "show", applied["network"]["bridge"]["name"]]).stdout
     assert ping_ok(guest, NAT["gw"], tries=5)

@@ -127,8 +127,10 @@ def test_pending_restart_is_reported_again_until_restarted():
     have = host_with(want, live=BASE)
     plan, _predicted = plan_for(want, have)
     assert plan.actions == [] and plan.pending == ["mtu"]
+    have.guests = ["vm1", "vm2"]
     plan, _predicted = plan_for(dict(want, restart=True), have)
     assert kinds(plan) == ["restart"]
+    assert plan.actions[0].summary.endswith("(reconnects running guests: vm1, vm2)")
 
 
 def test_create_picks_bridge_name_and_predicts_defaults():
