@@ -63,7 +63,8 @@ install -d "$root/etc/systemd/system/serial-getty@ttyS0.service.d"
 printf '[Service]\nExecStart=\nExecStart=-/sbin/agetty --autologin root --keep-baud 115200 %%I $TERM\n' \
     > "$root/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf"
 # NetworkManager: manage everything, no automatic profiles except the one we
-# give the management NIC (ens3 = first virtio NIC on the pc machine type).
+# give the management NIC, bound to its MAC (interface names follow PCI slots
+# and must not decide which NIC carries SSH).
 cat > "$root/etc/NetworkManager/conf.d/90-virtnet.conf" <<CONF
 [main]
 no-auto-default=*
@@ -74,8 +75,9 @@ cat > "$root/etc/NetworkManager/system-connections/mgmt.nmconnection" <<CONF
 [connection]
 id=mgmt
 type=ethernet
-match-device=mac:52:54:00:f6:00:01
 autoconnect=true
+[ethernet]
+mac-address=52:54:00:F6:00:01
 [ipv4]
 method=manual
 address1=192.0.2.2/25

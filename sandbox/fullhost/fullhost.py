@@ -75,9 +75,12 @@ def domain_xml(name: str, overlay: Path, console: Path, *, memory_mb: int = 768)
         _sub(nic, "source", network=net)
         _sub(nic, "model", type="virtio")
         _sub(nic, "address", type="pci", domain="0x0000", bus="0x00", slot="0x%02x" % slot, function="0x0")
-    serial = _sub(dev, "serial", type="file")
-    _sub(serial, "source", path=str(console))
+    # The serial console is a unix socket (a root shell: the image logs root
+    # in on ttyS0) and is logged to a file, for when the network is gone.
+    serial = _sub(dev, "serial", type="unix")
+    _sub(serial, "source", mode="bind", path=str(console.with_name("console.sock")))
     _sub(serial, "target", port="0")
+    _sub(serial, "log", file=str(console), append="off")
     _sub(dev, "memballoon", model="none")
     return ET.tostring(dom, encoding="unicode")
 
@@ -109,6 +112,18 @@ class FullHost:
         xml = self.dir / "domain.xml"
         xml.write_text(domain_xml(self.name, overlay, self.console))
         self.sb.virsh("create", str(xml))
+
+    def console_run(self, command: str, wait: float = 5.0) -> str:
+        """Type ``command`` on the serial console; return what was printed meanwhile."""
+        import socket
+        before = self.console.stat().st_size if self.console.exists() else 0
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(str(self.dir / "console.sock"))
+            s.sendall(b"\n" + command.encode() + b"\n")
+            time.sleep(wait)
+        with open(self.console, "rb") as f:
+            f.seek(before)
+            return f.read().decode(errors="replace")
 
     def ssh_argv(self, command: str) -> list:
         return ["ip", "netns", "exec", self.sb.hv_ns, "ssh", "-i", str(self.key), "-o", "BatchMode=yes",
