@@ -200,13 +200,13 @@ def network_from_params(p: dict) -> Desired:
     dev = fwd.get("dev")
     if dev is not None:
         v.ifname("forward.dev", dev)
-        if mode not in ("nat", "route"):
+        if mode is not None and mode not in ("nat", "route"):
             raise ValidationError("forward.dev", dev, "restricting to a device only works with forward.mode "
                                   "nat or route (forward.mode=%s)" % mode)
     nat_address = nat_port = None
     nat = fwd.get("nat")
     if nat:
-        if mode != "nat":
+        if mode is not None and mode != "nat":
             raise ValidationError("forward.nat", "set", "NAT options need forward.mode=nat (forward.mode=%s)" % mode)
         if nat.get("address"):
             a = nat["address"]
@@ -273,6 +273,29 @@ def network_from_params(p: dict) -> Desired:
                    restart=bool(p.get("restart")))
 
 
+def check_combined(net: Network) -> None:
+    """The task's options merged with what the network already has must
+    still fit together (``forward.nat`` given for a network that is already
+    in route mode, ``ips`` added to a bridge-mode network, ...)."""
+    mode = net.mode
+    if mode != "nat" and (net.nat_address or net.nat_port):
+        raise ValidationError("forward.nat", "set", "NAT options need forward mode nat; the network's mode is %s"
+                              % mode)
+    if net.dev and mode not in ("nat", "route"):
+        raise ValidationError("forward.dev", net.dev, "restricting to a device only works with forward mode nat or "
+                              "route; the network's mode is %s" % mode)
+    if mode == "bridge":
+        if net.ips:
+            raise ValidationError("ips", net.ips[0].address, "the network's forward mode is bridge: it has no "
+                                  "addresses of its own")
+        dns = net.dns or Dns()
+        if dns.hosts or dns.srv or dns.txt or dns.forwarders or dns.enable is not None:
+            raise ValidationError("dns", "set", "the network's forward mode is bridge: it has no DNS server")
+        if net.domain:
+            raise ValidationError("domain.name", net.domain, "the network's forward mode is bridge: it has no "
+                                  "DNS domain")
+
+
 def check_against_host(net: Network, *, others: list, routes: list, links: dict | None = None) -> None:
     """Cross-checks that need the host: subnets overlapping another libvirt
     network (``others``: [(name, Network)]) or a host route (``routes``:
@@ -280,6 +303,10 @@ def check_against_host(net: Network, *, others: list, routes: list, links: dict 
     host interfaces that must exist (``links``: {name: is_bridge}, None when
     the host cannot be seen): libvirt starts a bridge-mode network on a
     missing bridge and only fails when a guest plugs in."""
+    check_combined(net)
+    for oname, other in others:
+        if oname != net.name and net.bridge and other.bridge == net.bridge and net.mode != "bridge":
+            raise ValidationError("bridge.name", net.bridge, "is the bridge of libvirt network %r" % oname)
     if links is not None:
         if net.mode == "bridge" and not links.get(net.bridge):
             raise ValidationError("bridge.name", net.bridge, "no such bridge on the host" if net.bridge not in links

@@ -232,6 +232,9 @@ HOST_BAD = [
     (dict(name="vn3-other", forward={"mode": "route", "dev": "eth9"}), "forward.dev", "eth9"),
     # changes to an existing network
     (dict(name="vn3-keep", forward={"mode": "bridge"}), "bridge.name", "None"),
+    # options that do not fit the mode the network already has
+    (dict(name="vn3-keep", forward={"mode": "route", "nat": {"port": {"start": 2000, "end": 3000}}}),
+     "forward.nat", "set"),
     (dict(name="vn3-keep", ips=[{"address": "203.0.113.225/27", "dhcp": {
         "ranges": [{"start": "203.0.113.220", "end": "203.0.113.240"}]}}]), "ips[0].dhcp.ranges[0].start",
      "203.0.113.220"),
@@ -248,8 +251,11 @@ def names(option, msg):
 
 
 def test_bad_inputs_leave_the_host_unchanged(hv):
-    hv.converge("virt_network", **net_args("vn3-keep", OPEN, "nat"))
-    cases = [(dict({"name": "vn3-bad"}, **p), o, v) for p, o, v in _unit_bad_cases()] + HOST_BAD
+    keep_bridge = hv.converge("virt_network", **net_args("vn3-keep", OPEN, "nat"))[1]["network"]["bridge"]["name"]
+    cases = [(dict({"name": "vn3-bad"}, **p), o, v) for p, o, v in _unit_bad_cases()] + HOST_BAD + [
+        # another network's bridge (libvirt would refuse only at define)
+        (dict(name="vn3-other", bridge={"name": keep_bridge}), "bridge.name", keep_bridge),
+    ]
     assert len(cases) >= 30
     before = snapshot(hv.sb)
     for params, option, value in cases:

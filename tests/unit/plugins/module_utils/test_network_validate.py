@@ -159,3 +159,31 @@ def test_host_interfaces_must_exist(params, option, value):
         nv.check_against_host(mine, others=[], routes=[], links=links)
     assert exc.value.option == option and value in exc.value.msg
     nv.check_against_host(mine, others=[], routes=[], links=None)  # host not visible (remote uri): not checked
+
+
+def existing(mode, **kw):
+    return nm.merge(nv.network_from_params(dict({"name": "lab", "forward": {"mode": mode},
+                                                  "bridge": {"name": "br0"}}, **kw)).network, None)
+
+
+@pytest.mark.parametrize("have_mode,params,option,value", [
+    ("route", {"forward": {"nat": {"port": {"start": 2000, "end": 3000}}}}, "forward.nat", "set"),
+    ("open", {"forward": {"dev": "eth0"}}, "forward.dev", "eth0"),
+    ("bridge", {"ips": [{"address": "198.51.100.1/24"}]}, "ips", "198.51.100.1/24"),
+    ("bridge", {"dns": {"hosts": [{"ip": "198.51.100.5", "hostnames": ["a"]}]}}, "dns", "set"),
+    ("bridge", {"domain": {"name": "lab.example"}}, "domain.name", "lab.example"),
+])
+def test_options_must_fit_the_mode_the_network_already_has(have_mode, params, option, value):
+    """The task leaves forward.mode unset: the check runs on the merge."""
+    want = nv.network_from_params(dict({"name": "lab"}, **params)).network
+    merged = nm.merge(want, existing(have_mode))
+    with pytest.raises(ValidationError) as exc:
+        nv.check_against_host(merged, others=[], routes=[])
+    assert exc.value.option == option and value in exc.value.msg
+
+
+def test_bridge_name_of_another_network():
+    mine = existing("nat")
+    with pytest.raises(ValidationError) as exc:
+        nv.check_against_host(mine, others=[("other", nm.Network(name="other", bridge="br0"))], routes=[])
+    assert exc.value.option == "bridge.name" and "'other'" in exc.value.msg
