@@ -11,8 +11,8 @@ short_description: A host bridge for bridged VM networking (optionally over a bo
 version_added: 0.1.0
 description:
   - Declares the host side of bridged virtual machine networking with NetworkManager profiles, using
-    C(nmcli) argument lists only: a bridge with its own IPv4/IPv6 settings (or none), its ports (plain
-    ethernet interfaces or one bond) and the bond with its ethernet ports.
+    C(nmcli) argument lists only. It manages a bridge with its own IPv4/IPv6 settings (or none), its ports
+    (plain ethernet interfaces or one bond) and the bond with its ethernet ports.
   - Can move an interface's current IP configuration to the bridge (O(move_ip_from)), as the host's
     address must live on the bridge once the physical interface becomes a port.
   - Enforces the rules for bonds under a VM bridge. Only bonding modes 1 (V(active-backup)),
@@ -194,13 +194,35 @@ bridge:
   returned: always
   type: dict
   contains:
-    present: {description: Whether the bridge profile exists., type: bool}
-    ports: {description: Ethernet ports directly on the bridge., type: list, elements: str}
-    bond: {description: The bond under the bridge (name, mode, miimon, options, ports)., type: dict}
-    ipv4: {description: IPv4 settings., type: dict}
-    ipv6: {description: IPv6 settings., type: dict}
-    active: {description: Interface name to whether its profile is activated., type: dict}
-    standalone_profiles: {description: Other profiles of the ports, with their autoconnect and active state., type: dict}
+    present:
+      description: Whether the bridge profile exists.
+      type: bool
+      returned: always
+    ports:
+      description: Ethernet ports directly on the bridge.
+      type: list
+      elements: str
+      returned: when present
+    bond:
+      description: The bond under the bridge (C(name), C(mode), C(miimon), C(options), C(ports)), or null.
+      type: dict
+      returned: when present
+    ipv4:
+      description: IPv4 settings (C(method), C(addresses), C(gateway), C(dns), C(dns_search)).
+      type: dict
+      returned: when present
+    ipv6:
+      description: IPv6 settings, as RV(bridge.ipv4).
+      type: dict
+      returned: when present
+    active:
+      description: Interface name to whether its profile is activated.
+      type: dict
+      returned: when present
+    standalone_profiles:
+      description: Other profiles of the ports, with their autoconnect and active state.
+      type: dict
+      returned: when present
 actions:
   description: The planned steps (C(kind), C(summary), C(disruption)).
   returned: always
