@@ -331,6 +331,15 @@ def test_live_dhcp_host_loses_no_packets_and_applies_on_renewal(hv, nat_guest):
     assert guest.wait_for_lease(timeout=30, after=mark) == fixed
 
 
+def test_live_dns_records_answer_without_restart(hv, nat_guest):
+    guest, _ip, args = nat_guest
+    args.update(dns={"hosts": [{"ip": "203.0.113.135", "hostnames": ["files.lab.example"]}]})
+    applied = hv.converge("virt_network", **args)[1]
+    assert [a["kind"] for a in applied["actions"]] == ["update"]
+    rc, out = guest.run("nslookup files.lab.example %s" % NAT["gw"])
+    assert rc == 0 and "203.0.113.135" in out, out
+
+
 def test_restart_reconnects_running_guest(hv, nat_guest):
     guest, _ip, args = nat_guest
     boots = len(guest.events("BOOTED"))
