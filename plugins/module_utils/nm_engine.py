@@ -126,9 +126,9 @@ class NmBondBridge(Engine):
             try:
                 results = cp.rollback()
             except VirtnetError as rb_err:
-                raise VirtnetError("%s; and the rollback to the checkpoint failed too: %s (NetworkManager "
-                                   "rolls back by itself after %d s)" % (err.msg, rb_err.msg,
-                                                                        self.params["rollback_timeout"]),
+                msg = ("%s; and the rollback to the checkpoint failed too: %s (NetworkManager rolls back by "
+                       "itself after %d s)" % (err.msg, rb_err.msg, self.params["rollback_timeout"]))
+                raise VirtnetError(msg,
                                    checkpoint=cp.log, commands=self.nm.commands, **err.details)
             raise VirtnetError("%s; NetworkManager was rolled back to the checkpoint taken before the change, "
                                "the previous profiles and connections are restored" % err.msg,

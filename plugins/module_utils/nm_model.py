@@ -148,7 +148,7 @@ def want_from_params(params: dict) -> tuple:
         if mode not in SAFE_BOND_MODES:
             if not bp.get("allow_unsafe_mode"):
                 raise ValidationError("bond.mode", bp.get("mode"), UNSAFE_MODE_REASON)
-            warnings.append("bond.mode=%s under a VM bridge: %s" % (mode, UNSAFE_MODE_REASON.split(". Set")[0]))
+            warnings.append("bond.mode=%s under a VM bridge: %s" % (mode, UNSAFE_MODE_REASON.split(". Set", maxsplit=1)[0]))
         miimon = bp.get("miimon", 100)
         try:
             miimon = int(miimon)

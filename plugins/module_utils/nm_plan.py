@@ -192,9 +192,9 @@ def plan_present(want: Topology, have: HaveState, names: Names) -> Plan:
                  + bridge_args(want, names))
         changed_profiles = True
     elif (t.stp, t.autoconnect_ports, t.ipv4, t.ipv6) != (want.stp, want.autoconnect_ports, want.ipv4, want.ipv6):
-        what = [k for k, a, b in (("stp", t.stp, want.stp), ("autoconnect_ports", t.autoconnect_ports,
-                                                               want.autoconnect_ports),
-                                  ("ipv4", t.ipv4, want.ipv4), ("ipv6", t.ipv6, want.ipv6)) if a != b]
+        pairs = (("stp", t.stp, want.stp), ("autoconnect_ports", t.autoconnect_ports, want.autoconnect_ports),
+                 ("ipv4", t.ipv4, want.ipv4), ("ipv6", t.ipv6, want.ipv6))
+        what = [k for k, a, b in pairs if a != b]
         plan.add("nmcli", "modify bridge %s: %s" % (want.name, ", ".join(what)), RESTART,
                  ["connection", "modify", "uuid", have.bridge.uuid] + bridge_args(want, names))
         changed_profiles = True

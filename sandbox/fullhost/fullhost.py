@@ -131,7 +131,7 @@ class FullHost:
                 "-o", "ConnectTimeout=5", "root@" + GUEST_MGMT, command]
 
     def ssh(self, command: str, *, check: bool = True, timeout: float = 60) -> str:
-        cp = subprocess.run(self.ssh_argv(command), capture_output=True, text=True, timeout=timeout)
+        cp = subprocess.run(self.ssh_argv(command), capture_output=True, text=True, timeout=timeout, check=False)
         if check and cp.returncode != 0:
             raise RuntimeError("ssh %r failed (rc=%d): %s" % (command, cp.returncode, cp.stderr.strip()))
         return cp.stdout
@@ -140,7 +140,7 @@ class FullHost:
         t0 = time.monotonic()
         while True:
             try:
-                if subprocess.run(self.ssh_argv("true"), capture_output=True, timeout=15).returncode == 0:
+                if subprocess.run(self.ssh_argv("true"), capture_output=True, timeout=15, check=False).returncode == 0:
                     return time.monotonic() - t0
             except subprocess.TimeoutExpired:
                 pass

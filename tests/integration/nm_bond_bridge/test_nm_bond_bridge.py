@@ -74,7 +74,7 @@ def mod(sb, args, **kw):
 
 
 def pings(sb, addr, tries=10) -> bool:
-    for _ in range(tries):
+    for _try in range(tries):
         if sb.run_out(["ping", "-c", "1", "-W", "1", addr]).returncode == 0:
             return True
         time.sleep(0.2)

@@ -98,7 +98,7 @@ def test_bad_input_names_option_and_value(p, option, shown, reason):
 
 
 def test_addresses_normalized_and_sorted_dns_order_kept():
-    topo, _ = want_from_params(params(ipv4={"addresses": ["192.0.2.20/24", "192.0.2.3/24"],
+    topo, _w = want_from_params(params(ipv4={"addresses": ["192.0.2.20/24", "192.0.2.3/24"],
                                             "gateway": "192.0.2.254", "dns": ["192.0.2.53", "192.0.2.2"],
                                             "dns_search": ["b.example", "a.example"]},
                                       ipv6={"addresses": ["2001:DB8:1::1/64"]}))
@@ -111,14 +111,14 @@ def test_addresses_normalized_and_sorted_dns_order_kept():
 
 
 def test_defaults_are_the_seeds_bridge_without_ip_and_miimon_100():
-    topo, _ = want_from_params(params(ports=[], bond={"name": "bond0", "ports": ["b", "a"]}))
+    topo, _w = want_from_params(params(ports=[], bond={"name": "bond0", "ports": ["b", "a"]}))
     assert (topo.ipv4.method, topo.ipv6.method) == ("disabled", "disabled")
     assert topo.bond == Bond(name="bond0", mode="active-backup", miimon=100, options={}, ports=["a", "b"])
     assert topo.ethernet_ports == [("a", "bond0"), ("b", "bond0")]
 
 
 def test_ip_read_back_from_nmcli_properties_equals_the_declared_one():
-    declared, _ = want_from_params(params(ipv4={"addresses": ["192.0.2.1/24", "192.0.2.5/24"],
+    declared, _w = want_from_params(params(ipv4={"addresses": ["192.0.2.1/24", "192.0.2.5/24"],
                                                 "gateway": "192.0.2.254", "dns": ["192.0.2.53"],
                                                 "dns_search": ["example.com"]}))
     props = {"ipv4.method": "manual", "ipv4.addresses": "192.0.2.1/24, 192.0.2.5/24",

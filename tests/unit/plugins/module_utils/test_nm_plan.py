@@ -62,12 +62,12 @@ def bridge_prof(**props):
     base = dict(bridge__stp="no", connection__autoconnect_slaves="1", ipv4__method="disabled",
                 ipv6__method="disabled")
     base.update(props)
-    return prof("u-br", "br0", "bridge", "br0", **{k.replace("_", "-").replace("--", "__"): v
-                                                    for k, v in base.items()})
+    props = {k.replace("_", "-").replace("--", "__"): v for k, v in base.items()}
+    return prof("u-br", "br0", "bridge", "br0", **props)
 
 
-def have_of(profiles, w, devices=DEVICES):
-    return nm_plan.read_have(profiles, devices, OLD, w.name, [i for i, _ in w.ethernet_ports])
+def have_of(profiles, w, devices=None):
+    return nm_plan.read_have(profiles, devices or DEVICES, OLD, w.name, [i for i, _m in w.ethernet_ports])
 
 
 def argvs(plan):
