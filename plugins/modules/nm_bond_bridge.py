@@ -149,7 +149,7 @@ requirements:
   - C(busctl) (systemd) for NetworkManager checkpoints
   - C(ping)
 author:
-  - virtnet.networking contributors
+  - virtnet.networking contributors (@virtnet)
 """
 
 EXAMPLES = r"""

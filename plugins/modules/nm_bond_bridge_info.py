@@ -23,7 +23,7 @@ extends_documentation_fragment:
 requirements:
   - NetworkManager with C(nmcli)
 author:
-  - virtnet.networking contributors
+  - virtnet.networking contributors (@virtnet)
 """
 
 EXAMPLES = r"""

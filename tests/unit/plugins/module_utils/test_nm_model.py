@@ -98,10 +98,10 @@ def test_bad_input_names_option_and_value(p, option, shown, reason):
 
 
 def test_addresses_normalized_and_sorted_dns_order_kept():
-    topo, _w = want_from_params(params(ipv4={"addresses": ["192.0.2.20/24", "192.0.2.3/24"],
-                                            "gateway": "192.0.2.254", "dns": ["192.0.2.53", "192.0.2.2"],
-                                            "dns_search": ["b.example", "a.example"]},
-                                      ipv6={"addresses": ["2001:DB8:1::1/64"]}))
+    p = params(ipv4={"addresses": ["192.0.2.20/24", "192.0.2.3/24"], "gateway": "192.0.2.254",
+                     "dns": ["192.0.2.53", "192.0.2.2"], "dns_search": ["b.example", "a.example"]},
+               ipv6={"addresses": ["2001:DB8:1::1/64"]})
+    topo = want_from_params(p)[0]
     assert topo.ipv4.method == "manual"
     assert topo.ipv4.addresses == ["192.0.2.20/24", "192.0.2.3/24"]
     assert topo.ipv4.dns == ["192.0.2.53", "192.0.2.2"]
@@ -111,16 +111,16 @@ def test_addresses_normalized_and_sorted_dns_order_kept():
 
 
 def test_defaults_are_the_seeds_bridge_without_ip_and_miimon_100():
-    topo, _w = want_from_params(params(ports=[], bond={"name": "bond0", "ports": ["b", "a"]}))
+    topo = want_from_params(params(ports=[], bond={"name": "bond0", "ports": ["b", "a"]}))[0]
     assert (topo.ipv4.method, topo.ipv6.method) == ("disabled", "disabled")
     assert topo.bond == Bond(name="bond0", mode="active-backup", miimon=100, options={}, ports=["a", "b"])
     assert topo.ethernet_ports == [("a", "bond0"), ("b", "bond0")]
 
 
 def test_ip_read_back_from_nmcli_properties_equals_the_declared_one():
-    declared, _w = want_from_params(params(ipv4={"addresses": ["192.0.2.1/24", "192.0.2.5/24"],
-                                                "gateway": "192.0.2.254", "dns": ["192.0.2.53"],
-                                                "dns_search": ["example.com"]}))
+    p = params(ipv4={"addresses": ["192.0.2.1/24", "192.0.2.5/24"], "gateway": "192.0.2.254",
+                     "dns": ["192.0.2.53"], "dns_search": ["example.com"]})
+    declared = want_from_params(p)[0]
     props = {"ipv4.method": "manual", "ipv4.addresses": "192.0.2.1/24, 192.0.2.5/24",
              "ipv4.gateway": "192.0.2.254", "ipv4.dns": "192.0.2.53", "ipv4.dns-search": "example.com"}
     assert ip_from_props(props, 4) == declared.ipv4
