@@ -90,6 +90,7 @@ def test_bridge_with_veth_port_becomes_active_and_carries_traffic(clean):
     sb = clean
     args = {"name": "br0", "ports": ["lan1"],
             "ipv4": {"addresses": ["198.51.100.20/24"], "dns": ["198.51.100.1"], "dns_search": ["lab.example"]},
+            "ipv6": {"addresses": ["2001:db8:100::20/64"], "gateway": "2001:db8:100::1"},
             "verify_target": OUT_ADDR}
     assert not pings(sb, "198.51.100.20", tries=1)
     check, applied, again = converge("nm_bond_bridge", args, argv_prefix=sb.hv_argv([]))
@@ -105,6 +106,7 @@ def test_bridge_with_veth_port_becomes_active_and_carries_traffic(clean):
     # from the outside namespace through lan1 into the bridge.
     assert ports_of(sb, "br0") == ["lan1"]
     assert pings(sb, "198.51.100.20")
+    assert pings(sb, "2001:db8:100::20")
     assert "198.51.100.20/24" in sb.run_hv(["ip", "-o", "addr", "show", "dev", "br0"]).stdout
     # The info module reads the same model back, with the kernel status.
     info = run_module("nm_bond_bridge_info", {"name": "br0"}, argv_prefix=sb.hv_argv([]))
@@ -122,6 +124,26 @@ def test_bridge_with_veth_port_becomes_active_and_carries_traffic(clean):
     converge("nm_bond_bridge", {"name": "br0", "state": "absent"}, argv_prefix=sb.hv_argv([]))
     assert "br0" not in nm(sb, "-t", "-f", "NAME", "connection", "show").split()
     assert sb.run_hv(["ip", "link", "show", "br0"]).returncode != 0
+
+
+def test_bridge_with_dhcp_and_slaac_from_the_lan(clean):
+    sb = clean
+    args = {"name": "br0", "ports": ["lan1"], "ipv4": {"method": "auto"}, "ipv6": {"method": "auto"},
+            "verify_target": OUT_ADDR}
+    check, applied, again = converge("nm_bond_bridge", args, argv_prefix=sb.hv_argv([]))
+    assert applied["bridge"]["ipv4"] == {"method": "auto", "addresses": [], "gateway": None, "dns": [],
+                                         "dns_search": []}
+    # The LAN's dnsmasq leases from 198.51.100.100-150 and advertises 2001:db8:100::/64.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        addrs = sb.run_hv(["ip", "-o", "addr", "show", "dev", "br0"]).stdout
+        if "inet 198.51.100.1" in addrs and "inet6 2001:db8:100:" in addrs:
+            break
+        time.sleep(0.5)
+    leased = [w.split("/")[0] for w in addrs.split() if w.startswith("198.51.100.")]
+    assert leased and 100 <= int(leased[0].rsplit(".", 1)[1]) <= 150, addrs
+    assert "inet6 2001:db8:100:" in addrs, addrs
+    assert pings(sb, leased[0])
 
 
 def test_seed_15_9_host_ip_moves_to_the_bridge_and_back(clean):
