@@ -199,6 +199,23 @@ def test_failed_bond_activation_rolls_back_profiles_and_connectivity(clean):
     assert again["changed"] is False, again["actions"]
 
 
+def test_change_that_would_cut_the_controllers_ssh_is_rolled_back(clean):
+    """Run as if over SSH (SSH_CONNECTION): the controller's path is part of
+    the verification.  lan0 (198.51.100.2) stands for the management address."""
+    sb = clean
+    args = {"name": "br0", "ports": ["lan1"], "ipv4": {"addresses": ["198.51.100.20/24"]}}
+    before = nm_state(sb)
+    gone = mod(sb, args, env={"SSH_CONNECTION": "198.51.100.1 50022 198.51.100.99 22"})
+    assert gone.get("failed")
+    assert gone["msg"].startswith("the address the controller connects to (198.51.100.99) is gone from the host "
+                                  "after the change; the SSH connection would be cut; NetworkManager was rolled "
+                                  "back"), gone["msg"]
+    assert nm_state(sb) == before
+    ok = mod(sb, args, env={"SSH_CONNECTION": "198.51.100.1 50022 198.51.100.2 22"})
+    assert not ok.get("failed"), ok
+    assert ok["controller_reachable"] == "198.51.100.1"
+
+
 def _other_bond(sb):
     nm(sb, "connection", "add", "type", "bond", "con-name", "bond9", "ifname", "bond9", "autoconnect", "no",
        "bond.options", "mode=active-backup,miimon=100")
