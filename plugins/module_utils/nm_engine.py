@@ -57,6 +57,7 @@ class NmBondBridge(Engine):
         self.clock = clock
         self.warnings: list = []
         self.topology = None
+        self.deadline = 0.0
 
     # -- want ---------------------------------------------------------------
     def want(self):
@@ -67,6 +68,10 @@ class NmBondBridge(Engine):
         for opt in ("rollback_timeout", "verify_timeout"):
             if p[opt] is not None and not 5 <= p[opt] <= 3600:
                 raise ValidationError(opt, p[opt], "must be 5 to 3600 seconds")
+        if p["rollback_timeout"] < p["verify_timeout"] + 20:
+            raise ValidationError("rollback_timeout", p["rollback_timeout"],
+                                  "must be at least verify_timeout + 20 s (%d), or NetworkManager could roll back "
+                                  "while the change is still being verified" % (p["verify_timeout"] + 20))
         if p.get("verify_target"):
             v.ip_address("verify_target", p["verify_target"])
         topo, self.warnings = want_from_params(p)
@@ -113,6 +118,9 @@ class NmBondBridge(Engine):
     # -- apply --------------------------------------------------------------
     def apply(self, plan: Plan) -> None:
         cp = self._checkpoint or Checkpoint(self.module)
+        # One budget for activation and every verification step, so the whole
+        # change is judged before NetworkManager's own rollback timer fires.
+        self.deadline = self.clock() + self.params["verify_timeout"]
         cp.create(self.params["rollback_timeout"])
         self.report["checkpoint"] = cp.log
         try:
@@ -140,7 +148,6 @@ class NmBondBridge(Engine):
         if payload.get("bond"):
             self.nm.run(["connection", "up"] + payload["bond"])
         waiting = list(payload["ports"])
-        deadline = self.clock() + self.params["verify_timeout"]
         kicked = set()
         while waiting:
             states = {p.name: p.state for p in self.nm.profiles()}
@@ -151,7 +158,7 @@ class NmBondBridge(Engine):
                 if n not in kicked and states.get(n) in ("", None):
                     kicked.add(n)
                     self.nm.run(["connection", "up", "id", n])
-            if waiting and self.clock() > deadline:
+            if waiting and self.clock() > self.deadline:
                 raise VirtnetError("ports did not become active within %d s: %s"
                                    % (self.params["verify_timeout"], ", ".join(waiting)))
             if waiting:
@@ -162,12 +169,11 @@ class NmBondBridge(Engine):
             target = self.params.get("verify_target")
         else:
             t = self.topology
-            deadline = self.clock() + self.params["verify_timeout"]
             while True:
                 st = nm_verify.status(self.fs, t.name, t.bond.name if t.bond else None)
                 issues = nm_verify.problems(st, bridge=t.name, ports=t.ports, bond=t.bond.name if t.bond else None,
                                             bond_ports=t.bond.ports if t.bond else [])
-                if not issues or self.clock() > deadline:
+                if not issues or self.clock() > self.deadline:
                     break
                 self.sleep(0.2)
             self.report["verification"] = st
@@ -180,13 +186,12 @@ class NmBondBridge(Engine):
                 "no gateway and no verify_target: reachability was not checked")
             return
         ping = CommandRunner(self.module, "ping")
-        deadline = self.clock() + self.params["verify_timeout"]
         while True:
             res = ping.run(["-c", "1", "-W", "1", "-n", str(target)], check=False)
             if res.ok:
                 self.report["reachable"] = str(target)
                 return
-            if self.clock() > deadline:
+            if self.clock() > self.deadline:
                 raise VirtnetError("%s is not reachable after the change (ping failed for %d s)"
                                    % (target, self.params["verify_timeout"]), target=str(target))
             self.sleep(0.5)
@@ -205,9 +210,8 @@ class NmBondBridge(Engine):
             raise VirtnetError("the address the controller connects to (%s) is gone from the host after the "
                                "change; the SSH connection would be cut" % server, ssh_connection=conn)
         ping = CommandRunner(self.module, "ping")
-        deadline = self.clock() + self.params["verify_timeout"]
         while not ping.run(["-c", "1", "-W", "1", "-n", client], check=False).ok:
-            if self.clock() > deadline:
+            if self.clock() > self.deadline:
                 raise VirtnetError("the controller (%s) does not answer from the host after the change; the SSH "
                                    "connection would be cut" % client, ssh_connection=conn)
             self.sleep(0.5)

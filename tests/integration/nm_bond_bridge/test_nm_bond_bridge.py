@@ -15,11 +15,14 @@ activation fails for real: that failure is how the rollback is proven.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 
-from virtnet_testlib import converge, run_module
+from virtnet_testlib import BUILD, converge, run_module
 
 NAME = "n6"
 OUT_ADDR = "198.51.100.1"
@@ -214,6 +217,36 @@ def test_change_that_would_cut_the_controllers_ssh_is_rolled_back(clean):
     ok = mod(sb, args, env={"SSH_CONNECTION": "198.51.100.1 50022 198.51.100.2 22"})
     assert not ok.get("failed"), ok
     assert ok["controller_reachable"] == "198.51.100.1"
+
+
+def test_networkmanager_rolls_back_by_itself_when_the_module_dies(clean):
+    """The module is killed mid-change (as when the host drops the SSH
+    session): nobody destroys the checkpoint, so NetworkManager restores the
+    previous state when the rollback timeout expires."""
+    sb = clean
+    before = nm_state(sb)
+    payload = {"ANSIBLE_MODULE_ARGS": {"name": "br0", "ports": ["lan1"], "ipv4": {"addresses": ["198.51.100.20/24"]},
+                                       "verify_target": "192.0.2.250", "verify_timeout": 10,
+                                       "rollback_timeout": 30}}
+    argfile = sb.state_dir / "nm-killed-args.json"
+    argfile.write_text(json.dumps(payload))
+    proc = subprocess.Popen(sb.hv_argv([sys.executable, "-m",
+                                        "ansible_collections.virtnet.networking.plugins.modules.nm_bond_bridge",
+                                        str(argfile)]), cwd=BUILD, env=dict(os.environ, PYTHONPATH=BUILD),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.monotonic()
+    # Wait until the change is in place (the bridge exists), then kill.
+    while sb.run_hv(["ip", "link", "show", "br0"]).returncode != 0 and time.monotonic() - t0 < 10:
+        time.sleep(0.1)
+    assert proc.poll() is None, "the module ended before it could be killed"
+    proc.kill()
+    proc.wait()
+    assert "br0" in nm(sb, "-t", "-f", "NAME", "connection", "show").split()
+    while nm_state(sb) != before and time.monotonic() - t0 < 60:
+        time.sleep(1)
+    elapsed = time.monotonic() - t0
+    assert nm_state(sb) == before
+    assert 25 <= elapsed <= 60, elapsed   # NetworkManager's timer (30 s), not us
 
 
 def _other_bond(sb):

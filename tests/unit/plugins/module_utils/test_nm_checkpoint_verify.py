@@ -200,3 +200,11 @@ def test_verified_change_destroys_the_checkpoint(tmp_path):
     eng.apply(Plan())
     assert cp.events == [("create", 60), ("destroy",)]
     assert eng.report["verification"]["bridge"]["ports"]["eth3"]["state"] == "listening"
+
+
+def test_rollback_timeout_must_outlast_verification(tmp_path):
+    from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
+    mod = FakeModule(name="br0", ports=["eth3"], rollback_timeout=40, verify_timeout=30)
+    with pytest.raises(ValidationError) as e:
+        NmBondBridge(mod, fs=fake_tree(tmp_path), nmcli=FakeNm(), checkpoint=FakeCheckpoint()).want()
+    assert e.value.msg.startswith("rollback_timeout=40: must be at least verify_timeout + 20 s (50)")
