@@ -131,14 +131,19 @@ options:
     type: bool
     default: false
   rollback_timeout:
-    description: Seconds after which NetworkManager undoes the change by itself if the module cannot confirm it.
+    description:
+      - Seconds after which NetworkManager undoes the change by itself if the module cannot confirm it
+        (for example because the module lost the host). Must be at least O(verify_timeout) + 20.
     type: int
     default: 60
   verify_target:
     description: An address that must answer ping after the change. Defaults to the bridge's gateway.
     type: str
   verify_timeout:
-    description: Seconds to wait for ports, bond and reachability after the change.
+    description:
+      - Seconds the change has, in total, to bring the ports and bond up and pass the verification
+        (kernel state, O(verify_target) or gateway reachable, and when run over SSH the controller's
+        address still on the host and the controller answering).
     type: int
     default: 30
 extends_documentation_fragment:
