@@ -91,7 +91,9 @@ def test_inventory_items_are_valid_module_arguments(inventory, specs):
 @pytest.mark.parametrize("var", sorted(COMPONENTS))
 def test_site_passes_every_module_option_through(var, specs):
     module, tasks, loop_var = COMPONENTS[var]
-    task = yaml.safe_load(open(os.path.join(PB, tasks)))[0]
+    tasks_ = [t for t in yaml.safe_load(open(os.path.join(PB, tasks))) if f"virtnet.networking.{module}" in t]
+    assert len(tasks_) == 1
+    task = tasks_[0]
     args = task[f"virtnet.networking.{module}"]
     assert set(args) == set(specs[module]), (set(specs[module]) ^ set(args))
     for opt, expr in args.items():
