@@ -46,8 +46,13 @@ def nm_state(sb) -> dict:
     state = {}
     for line in nm(sb, "-t", "-f", "UUID,NAME,DEVICE,STATE", "connection", "show").splitlines():
         uuid = line.split(":")[0]
-        props = nm(sb, "-t", "connection", "show", "uuid", uuid)
-        state[uuid] = {"row": line, "props": [p for p in props.splitlines()
+        cp = sb.nmcli("-t", "connection", "show", "uuid", uuid)
+        if cp.returncode != 0:
+            # Deleted between the listing and now (NetworkManager is rolling
+            # back right now): take the whole picture again.
+            time.sleep(0.2)
+            return nm_state(sb)
+        state[uuid] = {"row": line, "props": [p for p in cp.stdout.splitlines()
                                               if not p.startswith(("connection.timestamp:", "GENERAL.",
                                                                    "IP4.", "IP6.", "DHCP"))]}
     addrs = sb.run_hv(["ip", "-o", "-4", "addr", "show"]).stdout
