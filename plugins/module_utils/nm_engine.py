@@ -147,20 +147,27 @@ class NmBondBridge(Engine):
         self.nm.run(["connection", "up"] + payload["bridge"])
         if payload.get("bond"):
             self.nm.run(["connection", "up"] + payload["bond"])
-        waiting = list(payload["ports"])
+        # Masters count too: a bridge with STP waits out its forward delay
+        # (and its IP setup) in "activating"; the change is not done before.
+        masters = [tuple(ref) for ref in (payload["bridge"], payload.get("bond")) if ref]
+        ports = [("id", n) for n in payload["ports"]]
+        waiting = masters + ports
         kicked = set()
         while waiting:
-            states = {p.name: p.state for p in self.nm.profiles()}
-            waiting = [n for n in waiting if states.get(n) != "activated"]
-            for n in waiting:
+            profiles = self.nm.profiles()
+            states = {("id", p.name): p.state for p in profiles}
+            states.update({("uuid", p.uuid): p.state for p in profiles})
+            waiting = [ref for ref in waiting if states.get(ref) != "activated"]
+            for ref in waiting:
                 # autoconnect-ports brings ports up with the bridge; without
                 # it (or when a port was busy with another profile) we do.
-                if n not in kicked and states.get(n) in ("", None):
-                    kicked.add(n)
-                    self.nm.run(["connection", "up", "id", n])
+                if ref in ports and ref not in kicked and states.get(ref) in ("", None):
+                    kicked.add(ref)
+                    self.nm.run(["connection", "up"] + list(ref))
             if waiting and self.clock() > self.deadline:
-                raise VirtnetError("ports did not become active within %d s: %s"
-                                   % (self.params["verify_timeout"], ", ".join(waiting)))
+                raise VirtnetError("not active within verify_timeout=%d s: %s (a bridge with STP waits twice its "
+                                   "forward delay before forwarding)"
+                                   % (self.params["verify_timeout"], ", ".join(r[1] for r in waiting)))
             if waiting:
                 self.sleep(0.2)
 

@@ -134,6 +134,26 @@ def test_bridge_with_veth_port_becomes_active_and_carries_traffic(clean):
     assert sb.run_hv(["ip", "link", "show", "br0"]).returncode != 0
 
 
+def test_without_autoconnect_ports_the_module_brings_the_port_up_itself(clean):
+    sb = clean
+    args = {"name": "br0", "ports": ["lan1"], "autoconnect_ports": False,
+            "ipv4": {"addresses": ["198.51.100.22/24"]}, "stp": True, "verify_timeout": 60,
+            "rollback_timeout": 90}
+    applied = converge("nm_bond_bridge", args, argv_prefix=sb.hv_argv([]))[1]
+    assert applied["bridge"]["active"] == {"br0": True, "lan1": True}
+    assert applied["bridge"]["autoconnect_ports"] is False and applied["bridge"]["stp"] is True
+    props = nm(sb, "-t", "-f", "connection.autoconnect-slaves,bridge.stp", "connection", "show", "br0")
+    assert props.split() == ["connection.autoconnect-slaves:0", "bridge.stp:yes"]
+    assert ports_of(sb, "br0") == ["lan1"]
+    # A port taken down by hand is noticed and brought back.
+    nm(sb, "connection", "down", "id", "br0-port-lan1")
+    again = mod(sb, args, check=True)
+    assert [a["summary"] for a in again["actions"]] == [
+        "activate bridge br0 and its ports (not active: lan1)"]
+    converge("nm_bond_bridge", args, argv_prefix=sb.hv_argv([]))
+    assert ports_of(sb, "br0") == ["lan1"]
+
+
 def test_bridge_with_dhcp_and_slaac_from_the_lan(clean):
     sb = clean
     args = {"name": "br0", "ports": ["lan1"], "ipv4": {"method": "auto"}, "ipv6": {"method": "auto"},
