@@ -208,3 +208,36 @@ def test_rollback_timeout_must_outlast_verification(tmp_path):
     with pytest.raises(ValidationError) as e:
         NmBondBridge(mod, fs=fake_tree(tmp_path), nmcli=FakeNm(), checkpoint=FakeCheckpoint()).want()
     assert e.value.msg.startswith("rollback_timeout=40: must be at least verify_timeout + 20 s (50)")
+
+
+class ScriptedNm(FakeNm):
+    """Profiles whose states advance one step per read, like NM activating."""
+
+    def __init__(self, timeline):
+        super().__init__()
+        self.timeline = list(timeline)
+
+    def profiles(self):
+        from ansible_collections.virtnet.networking.plugins.module_utils.nmcli import Profile
+        states = self.timeline.pop(0) if len(self.timeline) > 1 else self.timeline[0]
+        return [Profile(uuid="u-" + n, name=n, type="x", ifname=n, state=s) for n, s in states.items()]
+
+
+def test_activation_waits_for_bridge_and_kicks_only_idle_ports(tmp_path):
+    nm = ScriptedNm([{"br0": "activating", "br0-port-eth3": ""},
+                     {"br0": "activating", "br0-port-eth3": "activating"},
+                     {"br0": "activated", "br0-port-eth3": "activated"}])
+    eng = engine_with(tmp_path, nm, FakeCheckpoint())
+    eng.deadline = 100
+    eng._activate({"bridge": ["id", "br0"], "bond": None, "ports": ["br0-port-eth3"]})
+    assert nm.commands == [["connection", "up", "id", "br0"], ["connection", "up", "id", "br0-port-eth3"]]
+    assert nm.timeline == [{"br0": "activated", "br0-port-eth3": "activated"}]
+
+
+def test_activation_that_never_completes_names_what_is_missing(tmp_path):
+    nm = ScriptedNm([{"br0": "activating", "br0-port-eth3": "activated"}])
+    eng = engine_with(tmp_path, nm, FakeCheckpoint(), verify_timeout=10)
+    eng.deadline = eng.clock() + 10
+    with pytest.raises(VirtnetError) as e:
+        eng._activate({"bridge": ["uuid", "u-br0"], "bond": None, "ports": ["br0-port-eth3"]})
+    assert e.value.msg.startswith("not active within verify_timeout=10 s: u-br0")
