@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The molecule scenarios' hands on the sandbox (create/destroy = up/down,
 plus test guests and probes from the LAN). Stdlib + sandbox/vnsb.py.
 
@@ -44,14 +43,26 @@ def _lease(g: "vnsb.Guest", mac: str, want_lan: bool | None, timeout: float) -> 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("up"); p.add_argument("name"); p.add_argument("--with-nm", action="store_true")
-    p = sub.add_parser("down"); p.add_argument("name")
-    p = sub.add_parser("guest"); p.add_argument("name"); p.add_argument("vm")
-    p.add_argument("--network", required=True); p.add_argument("--mac", required=True)
+    p = sub.add_parser("up")
+    p.add_argument("name")
+    p.add_argument("--with-nm", action="store_true")
+    p = sub.add_parser("down")
+    p.add_argument("name")
+    p = sub.add_parser("guest")
+    p.add_argument("name")
+    p.add_argument("vm")
+    p.add_argument("--network", required=True)
+    p.add_argument("--mac", required=True)
     p.add_argument("--type", default="network")
-    p = sub.add_parser("lan-lease"); p.add_argument("name"); p.add_argument("vm"); p.add_argument("--mac", required=True)
+    p = sub.add_parser("lan-lease")
+    p.add_argument("name")
+    p.add_argument("vm")
+    p.add_argument("--mac", required=True)
     p.add_argument("--timeout", type=float, default=90)
-    p = sub.add_parser("fetch"); p.add_argument("name"); p.add_argument("ip"); p.add_argument("vm")
+    p = sub.add_parser("fetch")
+    p.add_argument("name")
+    p.add_argument("ip")
+    p.add_argument("vm")
     a = ap.parse_args(argv)
     sb = vnsb.Sandbox(a.name, with_nm=getattr(a, "with_nm", False))
     if a.cmd == "up":

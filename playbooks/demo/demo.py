@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The demo's measuring stages (called by playbooks/demo/run).
 
   demo.py table                     boot the probe guests, print Table 15.1 measured vs seed
@@ -72,7 +71,7 @@ def cmd_table() -> int:
 
 
 def cmd_idempotent(argv: list[str]) -> int:
-    cp = subprocess.run(argv, capture_output=True, text=True)
+    cp = subprocess.run(argv, capture_output=True, text=True, check=False)
     sys.stdout.write(cp.stdout[-3000:])
     sys.stderr.write(cp.stderr[-3000:])
     if cp.returncode != 0:
@@ -88,7 +87,7 @@ def cmd_idempotent(argv: list[str]) -> int:
 def _playbook(*args: str) -> str:
     """Run ansible-playbook against the demo inventory; its output, or SystemExit."""
     argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY, *args]
-    cp = subprocess.run(argv, capture_output=True, text=True)
+    cp = subprocess.run(argv, capture_output=True, text=True, check=False)
     if cp.returncode != 0:
         print(cp.stdout[-4000:], cp.stderr[-2000:])
         raise SystemExit(f"playbook failed: {' '.join(args)}")

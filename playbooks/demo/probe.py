@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Measure what each libvirt connection type lets a guest reach.
 
 For every network of the reference lab (bridged, NAT, routed, isolated,
@@ -29,7 +28,6 @@ Stdlib + the sandbox library; importable by the tests.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import ipaddress
 import json
 import os
@@ -156,7 +154,7 @@ def start_guests(sb: "vnsb.Sandbox", lab: dict[str, LabNet], names=GUESTS,
         deadline = time.monotonic() + timeout
         while True:
             for ev in pg.guest.events("LEASE"):
-                _, iface, mac, ip = ev[:4]
+                iface, mac, ip = ev[1:4]
                 if mac.lower() in by_mac:
                     by_mac[mac.lower()].iface, by_mac[mac.lower()].ip = iface, ip
             if all(n.ip for n in pg.nics.values()):
@@ -275,11 +273,11 @@ def _cell(measured: bool, seed: str) -> str:
 def format_table(result: dict) -> str:
     table = result["table"]
     widths = [9] + [28] * len(COLUMNS)
-    lines = ["mode".ljust(widths[0]) + "".join(t.ljust(w) for (_, t), w in zip(COLUMNS, widths[1:]))]
+    lines = ["mode".ljust(widths[0]) + "".join(title.ljust(w) for (_key, title), w in zip(COLUMNS, widths[1:]))]
     lines.append("-" * sum(widths))
     for mode in MODES:
         row = mode.ljust(widths[0])
-        for (key, _), w in zip(COLUMNS, widths[1:]):
+        for (key, _title), w in zip(COLUMNS, widths[1:]):
             row += _cell(table[mode][key], SEED_TABLE_15_1[mode][key]).ljust(w)
         lines.append(row.rstrip())
     return "\n".join(lines)
@@ -300,7 +298,7 @@ def differences(result: dict) -> list[str]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--name", default=os.environ.get("VIRTNET_SANDBOX_NAME", "demo"))
     ap.add_argument("--json", action="store_true", help="print the raw result as JSON")
     ap.add_argument("--keep-guests", action="store_true")

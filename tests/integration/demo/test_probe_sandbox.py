@@ -131,6 +131,6 @@ def test_deleting_the_masquerade_rule_cuts_nat_guests_off(lab):
     after = probe.measure(sb, nets, guests)
     assert after["table"]["nat"]["outside"] is False
     assert probe.differences(after) == ["nat / to outside: measured no, seed says YES"]
-    changed = {(m, c) for m in probe.MODES for c, _ in probe.COLUMNS
+    changed = {(m, c) for m in probe.MODES for c, _title in probe.COLUMNS
                if before["table"][m][c] != after["table"][m][c]}
     assert changed == {("nat", "outside")}

@@ -13,8 +13,8 @@ import probe  # noqa: E402
 
 
 def _result(**overrides):
-    table = {m: {c: probe.SEED_TABLE_15_1[m][c] == "YES" for c, _ in probe.COLUMNS} for m in probe.MODES}
-    table["open"] = {c: True for c, _ in probe.COLUMNS}
+    table = {m: {c: probe.SEED_TABLE_15_1[m][c] == "YES" for c, _title in probe.COLUMNS} for m in probe.MODES}
+    table["open"] = {c: True for c, _title in probe.COLUMNS}
     for key, val in overrides.items():
         mode, col = key.split("__")
         table[mode][col] = val
@@ -48,7 +48,7 @@ def test_open_mode_is_never_a_difference():
 
 def test_every_seed_cell_is_transcribed():
     """Table 15.1 of the seed, row by row."""
-    assert [tuple(probe.SEED_TABLE_15_1[m][c] for c, _ in probe.COLUMNS) for m in probe.MODES] == [
+    assert [tuple(probe.SEED_TABLE_15_1[m][c] for c, _title in probe.COLUMNS) for m in probe.MODES] == [
         ("YES", "YES", "YES", "YES"),
         ("YES", "YES", "YES", "no"),
         ("YES", "YES", "YES", "YES"),

@@ -22,7 +22,7 @@ def _play(sb, playbook: str, *extra: str) -> subprocess.CompletedProcess:
                ANSIBLE_NOCOLOR="1")
     return subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", INV,
                            os.path.join(ROOT, "playbooks", playbook), *extra],
-                          env=env, capture_output=True, text=True, timeout=600)
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 def _recap(cp) -> dict:
