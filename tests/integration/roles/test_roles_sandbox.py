@@ -64,7 +64,7 @@ def test_externally_visible_vm_check_mode_on_a_fresh_host(sb, tmp_path):
     ("bonded_bridge", {"bonded_bridge_ports": ["lan1"], "bonded_bridge_mode": "0"}, "bonded_bridge_mode"),
     ("bonded_bridge", {"bonded_bridge_ports": ["lan1"], "bonded_bridge_mode": "broadcast"}, "bonded_bridge_mode"),
     ("bonded_bridge", {"bonded_bridge_ports": "lan1,lan2", "bonded_bridge_vms": [{"mac": "52:54:00:00:00:01"}]},
-     "name"),
+     "missing required arguments: name found in bonded_bridge_vms"),
     ("bonded_bridge", {"bonded_bridge_ports": []}, "bonded_bridge_ports"),
 ])
 def test_bad_variables_are_refused_before_anything_runs(sb, tmp_path, role, variables, named):
