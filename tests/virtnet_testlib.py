@@ -33,7 +33,7 @@ def run_module(name: str, args: dict, *, check: bool = False, diff: bool = False
             list(argv_prefix or [])
             + [sys.executable, "-m", "ansible_collections.virtnet.networking.plugins.modules." + name, argfile],
             cwd=BUILD, env=dict(os.environ, PYTHONPATH=BUILD, **(env or {})),
-            capture_output=True, text=True, timeout=timeout,
+            capture_output=True, text=True, timeout=timeout, check=False,
         )
     finally:
         os.unlink(argfile)

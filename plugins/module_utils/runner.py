@@ -61,8 +61,8 @@ class CommandRunner:
         result = CommandResult(argv=argv, rc=rc, out=out or "", err=err or "")
         if check and rc != 0:
             raise VirtnetError(
-                "%s failed (rc=%d): %s" % (" ".join([self.tool] + list(args)), rc,
-                                          (result.err or result.out).strip()),
+                "%s failed (rc=%d): %s"
+                % (" ".join([self.tool] + list(args)), rc, (result.err or result.out).strip()),
                 argv=argv, rc=rc, stdout=result.out, stderr=result.err,
             )
         return result

@@ -90,7 +90,7 @@ def test_check_mode_predicts_and_touches_nothing():
 
 def test_apply_then_again_is_unchanged():
     host = {"n": 1}
-    out, _ = drive({"value": 5}, host)
+    out, engine = drive({"value": 5}, host)
     assert out.result["changed"] is True and host == {"n": 5}
     assert out.result["counter"] == {"n": 5}
     out, engine = drive({"value": 5}, host)
@@ -98,7 +98,8 @@ def test_apply_then_again_is_unchanged():
 
 
 def test_not_converging_fails_and_says_what_remains():
-    out, _ = drive({"value": 5}, {"n": 1}, broken=True)
+    out, engine = drive({"value": 5}, {"n": 1}, broken=True)
+    assert engine.applied == ["set"]
     assert out.failed
     assert "did not converge" in out.result["msg"]
     assert out.result["remaining"][0]["summary"] == "set n from 6 to 5"

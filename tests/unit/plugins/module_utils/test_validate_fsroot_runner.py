@@ -60,7 +60,7 @@ def test_fsroot_confines_and_writes_atomically(tmp_path):
     assert fs.read("/nope") is None
     with pytest.raises(VirtnetError):
         fs.path("/sys/../../etc/passwd")
-    assert [n for n in os.listdir(tmp_path / "etc/udev/rules.d")] == ["70-x.rules"]
+    assert os.listdir(tmp_path / "etc/udev/rules.d") == ["70-x.rules"]
 
 
 class FakeRunModule:
