@@ -44,7 +44,7 @@ common=(
     tftp-hpa curl procps psmisc
     network-manager dbus
     libvirt-dev pkg-config libxml2-utils xorriso cpio gzip
-    python3-venv
+    python3-venv debootstrap
     linux-image-cloud-amd64
 )
 virt=(
