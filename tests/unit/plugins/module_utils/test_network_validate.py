@@ -162,8 +162,8 @@ def test_host_interfaces_must_exist(params, option, value):
 
 
 def existing(mode, **kw):
-    return nm.merge(nv.network_from_params(dict({"name": "lab", "forward": {"mode": mode},
-                                                  "bridge": {"name": "br0"}}, **kw)).network, None)
+    params = dict({"name": "lab", "forward": {"mode": mode}, "bridge": {"name": "br0"}}, **kw)
+    return nm.merge(nv.network_from_params(params).network, None)
 
 
 @pytest.mark.parametrize("have_mode,params,option,value", [
