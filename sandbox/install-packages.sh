@@ -9,7 +9,7 @@
 set -euo pipefail
 
 flavour=${VIRTNET_LIBVIRT:-backports}
-stamp=/var/lib/virtnet-sandbox-packages.$flavour.2
+stamp=/var/lib/virtnet-sandbox-packages.$flavour.3
 
 if [[ -e $stamp && -z ${VIRTNET_FORCE_INSTALL:-} ]]; then
     exit 0
