@@ -3,17 +3,12 @@ NetworkManager: check mode never fails and never touches the host, and bad
 variables are refused before anything runs, naming the variable and value."""
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
-import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BIN = os.path.dirname(sys.executable)
-INV = os.path.join(ROOT, "playbooks", "inventory", "demo", "hosts.yml")
+from playbook_helpers import ansible_playbook, host_state
 
 
 def _role(sb, tmp_path, role: str, variables: dict, *extra: str) -> subprocess.CompletedProcess:
@@ -21,37 +16,18 @@ def _role(sb, tmp_path, role: str, variables: dict, *extra: str) -> subprocess.C
     play = tmp_path / f"{role}.yml"
     play.write_text(json.dumps([{"hosts": "sandbox-hv", "gather_facts": False,
                                  "roles": [dict({"role": f"virtnet.networking.{role}"}, **variables)]}]))
-    env = dict(os.environ, VIRTNET_SANDBOX_NAME=sb.name, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build"),
-               ANSIBLE_NOCOLOR="1")
-    return subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", INV, str(play), *extra],
-                          env=env, capture_output=True, text=True, timeout=600, check=False)
-
-
-def _host(sb) -> dict:
-    snap = sb.snapshot()
-    snap["nm"] = sb.nmcli("-t", "-f", "NAME,UUID,TYPE,AUTOCONNECT", "connection", "show").stdout
-    return snap
-
-
-@pytest.fixture(scope="module")
-def sb(sandbox_factory):
-    box = sandbox_factory.get("n8", with_nm=True)
-    deadline = time.monotonic() + 15  # let IPv6 DAD settle before snapshots
-    while "tentative" in box.run_hv(["ip", "-o", "addr"]).stdout and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(0.5)
-    return box
+    return ansible_playbook(sb, str(play), *extra)
 
 
 def test_externally_visible_vm_check_mode_on_a_fresh_host(sb, tmp_path):
-    before = _host(sb)
+    before = host_state(sb)
     cp = _role(sb, tmp_path, "externally_visible_vm",
                {"externally_visible_vm_name": "web1", "externally_visible_vm_host_interface": "lan2",
                 "externally_visible_vm_bridge": "br-ext"}, "--check", "--diff")
     assert re.search(r"failed=0", cp.stdout), cp.stdout[-3000:]
     assert "Check mode: the bridge br-ext does not exist yet" in cp.stdout
     assert re.search(r'\+\s+"ports": \[\n\+\s+"lan2"\n\+\s+\]', cp.stdout), "the diff shows the planned port"
-    assert _host(sb) == before
+    assert host_state(sb) == before
 
 
 @pytest.mark.parametrize("role,variables,named", [
@@ -68,7 +44,7 @@ def test_externally_visible_vm_check_mode_on_a_fresh_host(sb, tmp_path):
     ("bonded_bridge", {"bonded_bridge_ports": []}, "bonded_bridge_ports"),
 ])
 def test_bad_variables_are_refused_before_anything_runs(sb, tmp_path, role, variables, named):
-    before = _host(sb)
+    before = host_state(sb)
     cp = _role(sb, tmp_path, role, variables)
     assert cp.returncode != 0
     assert "changed=0" in cp.stdout, cp.stdout[-3000:]
@@ -76,4 +52,4 @@ def test_bad_variables_are_refused_before_anything_runs(sb, tmp_path, role, vari
     bad = [v for k, v in variables.items() if k == named and isinstance(v, str)]
     for value in bad:
         assert value in cp.stdout, (value, cp.stdout[-3000:])
-    assert _host(sb) == before
+    assert host_state(sb) == before

@@ -7,22 +7,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
-import time
 
-import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BIN = os.path.dirname(sys.executable)
-INV = os.path.join(ROOT, "playbooks", "inventory", "demo", "hosts.yml")
+from playbook_helpers import ROOT, ansible_playbook, host_state
 
 
 def _play(sb, playbook: str, *extra: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, VIRTNET_SANDBOX_NAME=sb.name, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build"),
-               ANSIBLE_NOCOLOR="1")
-    return subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", INV,
-                           os.path.join(ROOT, "playbooks", playbook), *extra],
-                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    return ansible_playbook(sb, os.path.join(ROOT, "playbooks", playbook), *extra)
 
 
 def _recap(cp) -> dict:
@@ -31,32 +21,13 @@ def _recap(cp) -> dict:
     return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, m.groups())))
 
 
-def _host(sb) -> dict:
-    snap = sb.snapshot()
-    snap["nm"] = sb.nmcli("-t", "-f", "NAME,UUID,TYPE,AUTOCONNECT", "connection", "show").stdout
-    return snap
-
-
-@pytest.fixture(scope="module")
-def sb(sandbox_factory):
-    box = sandbox_factory.get("n8", with_nm=True)
-    # A fresh namespace's IPv6 link-local addresses finish duplicate address
-    # detection a moment later (tentative -> not, routes added): let that
-    # settle so the snapshots compare what the playbook might touch.
-    deadline = time.monotonic() + 15
-    while "tentative" in box.run_hv(["ip", "-o", "addr"]).stdout and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(0.5)
-    return box
-
-
 def test_check_apply_again_verify(sb):
-    before = _host(sb)
+    before = host_state(sb)
     check = _play(sb, "site.yml", "--check", "--diff")
     assert _recap(check)["failed"] == 0, check.stdout[-3000:]
     assert _recap(check)["changed"] > 0
     assert "lab-bridged use a bridge the bridges step would create" in check.stdout
-    assert _host(sb) == before, "check mode changed the host"
+    assert host_state(sb) == before, "check mode changed the host"
 
     applied = _play(sb, "site.yml")
     assert _recap(applied)["failed"] == 0, applied.stdout[-3000:]

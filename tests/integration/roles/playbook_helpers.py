@@ -1,0 +1,24 @@
+"""Helpers the roles and playbook tests share: a snapshot of everything a
+playbook might touch, and ansible-playbook run the way a fleet job runs it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+BIN = os.path.dirname(sys.executable)
+INV = os.path.join(ROOT, "playbooks", "inventory", "demo", "hosts.yml")
+
+
+def ansible_playbook(sb, playbook: str, *extra: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, VIRTNET_SANDBOX_NAME=sb.name, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build"),
+               ANSIBLE_NOCOLOR="1")
+    return subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", INV, playbook, *extra],
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def host_state(sb) -> dict:
+    snap = sb.snapshot()
+    snap["nm"] = sb.nmcli("-t", "-f", "NAME,UUID,TYPE,AUTOCONNECT", "connection", "show").stdout
+    return snap
