@@ -1069,12 +1069,23 @@ class Sandbox:
         for d in self.virsh("list", "--all", "--name").stdout.split():
             snap["domains"][d] = self.virsh("dumpxml", d).stdout
             snap["domains_inactive"][d] = self.virsh("dumpxml", "--inactive", d).stdout
-        # Lifetimes of SLAAC addresses / RA routes count down: not a change.
+        # What the kernel does on its own from the outside's router adverts
+        # (SLAAC addresses going through DAD, RA routes, lifetimes counting
+        # down) is not a change anyone made: leave it out of the comparison.
+        addrs = self.run_hv(["ip", "-o", "addr", "show"]).stdout
+        slaac = {m.group(1) for m in re.finditer(r"inet6 ([0-9a-f:]+)/\d+ .*\bdynamic\b", addrs)}
+
+        def kernel_made(line: str) -> bool:
+            return ("proto ra" in line or " dynamic " in line
+                    or any(re.search(rf"(^|\s){re.escape(a)}(\s|$)", line) for a in slaac))
+
         def steady(text: str) -> str:
             text = re.sub(r"\s*valid_lft \S+ preferred_lft \S+", "", text)
-            return re.sub(r"\s*expires \d+sec", "", text)
+            text = re.sub(r"\s*expires \d+sec", "", text)
+            text = re.sub(r" (tentative|optimistic|dadfailed)\b", "", text)
+            return "\n".join(l for l in text.splitlines() if not kernel_made(l))
         snap["hv_links"] = self.run_hv(["ip", "-o", "link", "show"]).stdout
-        snap["hv_addrs"] = steady(self.run_hv(["ip", "-o", "addr", "show"]).stdout)
+        snap["hv_addrs"] = steady(addrs)
         snap["hv_routes"] = steady(self.run_hv(["ip", "route", "show", "table", "all"]).stdout)
         # -s: stateless, without packet/byte counters (they change with traffic)
         snap["hv_nft"] = self.run_hv(["nft", "-s", "list", "ruleset"]).stdout
