@@ -108,6 +108,12 @@ class Engine:
         """The state check mode expects after ``plan``; by default ``want``."""
         return want
 
+    def finish(self, after: Any) -> None:
+        """Called once after a real (not check mode) run has converged: an
+        end-to-end proof a module wants to give (a file served, a guest
+        reachable).  Reports through ``self.report``; raises VirtnetError
+        when the proof fails."""
+
     def cleanup(self) -> None:
         """Release connections; always called."""
 
@@ -159,6 +165,7 @@ def _converge(module: Any, engine: Engine) -> dict:
                     applied=result["actions"],
                 )
         result["restart_required"] = final_plan.restart_required
+        engine.finish(after)
     if final_plan.pending:
         result["pending"] = list(final_plan.pending)
     exported_after = engine.export(after)
