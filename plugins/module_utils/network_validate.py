@@ -127,6 +127,33 @@ def _hostname(option: str, value: Any) -> str:
     return text.lower()
 
 
+# libvirt copies a TXT value verbatim, unquoted, into dnsmasq's configuration
+# file (``txt-record=name,value``): a newline there starts a new dnsmasq
+# directive (configuration injection), a '"' or '\\' breaks dnsmasq's parser
+# (the network no longer starts), ',' splits the record into several strings,
+# '#' starts a comment and leading/trailing blanks are dropped.  Only values
+# that dnsmasq serves exactly as given are accepted.
+_TXT_FORBIDDEN = {'"': "a double quote", "\\": "a backslash", ",": "a comma", "#": "'#'"}
+_SRV_SERVICE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+/*")
+
+
+def _txt_value(option: str, value: Any) -> str:
+    text = str(value)
+    if not text or len(text) > 255:
+        raise ValidationError(option, value, "a TXT value must be 1 to 255 characters")
+    bad = [c for c in text if ord(c) < 32 or ord(c) == 127]
+    if bad:
+        raise ValidationError(option, value, "contains a control character (%r); libvirt writes the value "
+                              "unescaped into dnsmasq's configuration file" % bad[0])
+    for char, what in _TXT_FORBIDDEN.items():
+        if char in text:
+            raise ValidationError(option, value, "contains %s, which dnsmasq would not serve as given (libvirt "
+                                  "passes the value to it unquoted)" % what)
+    if text != text.strip():
+        raise ValidationError(option, value, "has leading or trailing blanks, which dnsmasq drops")
+    return text
+
+
 def _dns(params: dict, ips: tuple | None) -> Dns:
     forwarders = None
     if params.get("forwarders") is not None:
@@ -159,7 +186,7 @@ def _dns(params: dict, ips: tuple | None) -> Dns:
         txt = []
         for i, t in enumerate(params["txt"]):
             name = _hostname("dns.txt[%d].name" % i, t["name"])
-            txt.append((name, str(t["value"])))
+            txt.append((name, _txt_value("dns.txt[%d].value" % i, t["value"])))
         names = [t[0] for t in txt]
         dup = [n for n in names if names.count(n) > 1]
         if dup:
@@ -173,6 +200,9 @@ def _dns(params: dict, ips: tuple | None) -> Dns:
             rec = {"service": s["service"], "protocol": s["protocol"]}
             if not rec["service"] or len(rec["service"]) > 15:
                 raise ValidationError(opt + ".service", s["service"], "service name must be 1 to 15 characters")
+            if any(c not in _SRV_SERVICE_CHARS for c in rec["service"]):
+                raise ValidationError(opt + ".service", s["service"], "service name may only contain letters, "
+                                      "digits and _-+/* (libvirt refuses anything else)")
             for key in ("domain", "target"):
                 if s.get(key):
                     rec[key] = _hostname("%s.%s" % (opt, key), s[key])
