@@ -20,7 +20,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils import network_
 from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine
-from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
 from ansible_collections.virtnet.networking.plugins.module_utils.network_restart import (
@@ -211,6 +211,9 @@ def _attached(lv: Libvirt) -> dict:
 
 
 def info(lv: Libvirt, name: str | None = None) -> dict:
+    if name is not None and ("/" in name or not name.strip()):
+        # libvirt itself refuses such names: no network can have one.
+        raise ValidationError("name", name, "not a possible libvirt network name (empty, or contains '/')")
     nets = lv.networks()
     if name is not None:
         nets = [n for n in nets if n.name() == name]

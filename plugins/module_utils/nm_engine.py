@@ -241,6 +241,9 @@ class NmBondBridge(Engine):
 
 def read_info(module, *, fs: FsRoot | None = None, nmcli: Nmcli | None = None) -> dict:
     """Every NM bridge (or the one named) with its ports, bond and kernel status."""
+    if module.params.get("name") is not None:
+        # a bridge is an interface: a name no interface can have is a typo, not "no such bridge"
+        v.ifname("name", module.params["name"])
     nm = nmcli or Nmcli(module)
     fs = fs or FsRoot("/")
     profiles, devices = nm.profiles(), nm.device_states()
