@@ -1,0 +1,296 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The engine of ``pxe_network``: the TFTP root and boot files on the
+hypervisor, the PXE elements of a libvirt network, and the optional proof
+over TFTP that the files are served.
+
+Everything that can be wrong with the task (unknown network, user, source
+file; a TFTP root that is a file) is found by :meth:`PxeEngine.have`, before
+anything is changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible_collections.virtnet.networking.plugins.module_utils import pxe_files as pf
+from ansible_collections.virtnet.networking.plugins.module_utils import pxe_model as pm
+from ansible_collections.virtnet.networking.plugins.module_utils import tftp
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, NONE, RESTART, Engine, Plan
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
+from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
+from ansible_collections.virtnet.networking.plugins.module_utils.network_restart import (
+    attached_interfaces, restart_network,
+)
+from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
+
+SELINUX_SKIPPED = "skipped: SELinux is not enabled on the hypervisor"
+
+
+@dataclass
+class HostState:
+    network: str
+    active: bool = False
+    persistent: bool = False
+    config_xml: str = ""
+    config: pm.Pxe | None = None
+    live: pm.Pxe | None = None
+    guests: list = field(default_factory=list)
+    owner: pf.Owner | None = None
+    root: pf.Entry | None = None
+    files: dict = field(default_factory=dict)       # name -> Entry
+    expected: dict = field(default_factory=dict)    # name -> (size, sha256)
+    selinux: bool = False
+    ref_type: str | None = None                     # SELinux type to copy
+
+
+def _mode(m: int | None) -> str | None:
+    return None if m is None else "%04o" % m
+
+
+class PxeEngine(Engine):
+    result_key = "pxe"
+
+    def __init__(self, module: Any, *, fs: FsRoot | None = None, lv: Libvirt | None = None) -> None:
+        super().__init__(module)
+        self.fs = fs or FsRoot("/")
+        self.lv = lv or Libvirt(self.params["uri"])
+        self.w: pm.Want | None = None
+        self._selinux_ref: str | None = None
+
+    # -- want / have -------------------------------------------------------
+    def want(self) -> pm.Want:
+        self.w = pm.want_from_params(self.params)
+        return self.w
+
+    def have(self) -> HostState:
+        w = self.w
+        net = self.lv.network(w.network)
+        if net is None:
+            raise ValidationError("name", w.network, "no such libvirt network (define it first, e.g. with "
+                                                     "virtnet.networking.virt_network)")
+        config_xml = self.lv.call("reading network %r" % w.network, net.XMLDesc, flag("VIR_NETWORK_XML_INACTIVE", 1))
+        state = HostState(network=w.network, active=bool(net.isActive()), persistent=bool(net.isPersistent()),
+                          config_xml=config_xml, config=pm.read(config_xml, w.address, w.network))
+        if state.active:
+            state.live = pm.read(net.XMLDesc(0), state.config.address, w.network)
+            state.guests = sorted({dom.name() for dom, _i in attached_interfaces(self.lv, w.network)})
+        if w.state == "absent" or w.tftp_root is None:
+            return state
+        state.owner = pf.resolve_owner(self.fs, w.owner, w.group)
+        state.selinux = pf.selinux_enabled(self.fs, CommandRunner(self.module, "selinuxenabled", required=False))
+        if state.selinux:
+            self._selinux_ref = pf.selinux_reference(self.fs, w.selinux_reference)
+            state.ref_type = pf.context_type(pf.context_of(self.fs.path(self._selinux_ref)))
+        blocker = pf.blocking_parent(self.fs, w.tftp_root)
+        if blocker:
+            raise ValidationError("tftp_root", w.tftp_root, "%s is a file, not a directory" % blocker)
+        state.root = pf.stat_entry(self.fs, w.tftp_root, selinux=state.selinux)
+        if state.root.exists and state.root.kind != "dir":
+            raise ValidationError("tftp_root", w.tftp_root, "exists and is not a directory")
+        for bf in w.boot_files:
+            path = self._file_path(bf.name)
+            blocker = pf.blocking_parent(self.fs, path)
+            if blocker:
+                raise ValidationError(bf.option + ".name", bf.name, "%s is a file, not a directory" % blocker)
+            entry = pf.stat_entry(self.fs, path, digest=True, selinux=state.selinux)
+            if entry.exists and entry.kind != "file":
+                raise ValidationError(bf.option + ".name", bf.name,
+                                      "%s exists and is not a regular file (symlinks are refused)" % path)
+            if bf.src is None and bf.content is None:
+                if not entry.exists:
+                    raise ValidationError(bf.option + ".name", bf.name,
+                                          "is not in the TFTP root %s (give src or content to put it there)"
+                                          % w.tftp_root)
+                state.expected[bf.name] = (entry.size, entry.sha256)
+            else:
+                state.expected[bf.name] = pf.source_digest(self.fs, bf.option, bf.src, bf.content)
+            state.files[bf.name] = entry
+        return state
+
+    def _file_path(self, name: str) -> str:
+        return self.w.tftp_root.rstrip("/") + "/" + name
+
+    # -- plan --------------------------------------------------------------
+    def plan(self, want: pm.Want, have: HostState) -> Plan:
+        p = Plan()
+        if want.state != "absent" and want.tftp_root is not None:
+            self._plan_files(p, want, have)
+        target = pm.target(want, have.config)
+        changed = pm.differences(target, have.config)
+        if changed or not have.persistent:
+            xml = pm.build(have.config_xml, target, want.network)
+            p.add("define", "redefine network %s (%s)" % (want.network, ", ".join(changed) or "make it persistent"),
+                  CONFIG, payload=xml)
+        if have.active:
+            pending = pm.differences(target, have.live)
+            if pending and want.restart:
+                who = ("reconnects running guests: " + ", ".join(have.guests)) if have.guests else "no running guests"
+                p.add("restart", "restart network %s so dnsmasq serves the new %s (%s)"
+                      % (want.network, ", ".join(pending), who), RESTART)
+            elif pending:
+                p.pending.extend(pending)
+        return p
+
+    def _plan_files(self, p: Plan, want: pm.Want, have: HostState) -> None:
+        owner = have.owner
+        root = have.root
+        who = "%s:%s" % (owner.user, owner.group)
+        if not root.exists:
+            p.add("mkdir", "create TFTP root %s (%s, %s)" % (want.tftp_root, _mode(pm.ROOT_MODE), who), NONE)
+        elif (root.mode, root.uid, root.gid) != (pm.ROOT_MODE, owner.uid, owner.gid):
+            p.add("attrs", "set TFTP root %s to %s, %s (was %s, %s:%s)"
+                  % (want.tftp_root, _mode(pm.ROOT_MODE), who, _mode(root.mode), *pf.names(self.fs, root)),
+                  NONE, payload=(want.tftp_root, pm.ROOT_MODE))
+        for bf in want.boot_files:
+            entry = have.files[bf.name]
+            size, digest = have.expected[bf.name]
+            if not entry.exists or entry.sha256 != digest:
+                how = "from %s" % bf.src if bf.src else "from content"
+                p.add("copy", "%s boot file %s %s (%d bytes)" % ("replace" if entry.exists else "put",
+                                                                 self._file_path(bf.name), how, size), NONE,
+                      payload=bf)
+            elif (entry.mode, entry.uid, entry.gid) != (pm.FILE_MODE, owner.uid, owner.gid):
+                p.add("attrs", "set boot file %s to %s, %s (was %s, %s:%s)"
+                      % (self._file_path(bf.name), _mode(pm.FILE_MODE), who, _mode(entry.mode),
+                         *pf.names(self.fs, entry)), NONE, payload=(self._file_path(bf.name), pm.FILE_MODE))
+        if have.selinux:
+            entries = [root] + [have.files[bf.name] for bf in want.boot_files]
+            if p.of_kind("mkdir", "copy") or any(pf.context_type(e.context) != have.ref_type for e in entries):
+                p.add("selinux", "label %s like %s (SELinux type %s)" % (want.tftp_root, self._selinux_ref,
+                                                                         have.ref_type), NONE)
+        else:
+            self.report["selinux"] = SELINUX_SKIPPED
+
+    # -- apply -------------------------------------------------------------
+    def apply(self, plan: Plan) -> None:
+        w = self.w
+        owner = self._owner()
+        created: list = []
+        try:
+            for action in plan.actions:
+                if action.kind == "mkdir":
+                    created += pf.make_dir(self.fs, w.tftp_root, owner)
+                elif action.kind == "attrs":
+                    pf.set_attrs(self.fs, action.payload[0], action.payload[1], owner)
+                elif action.kind == "copy":
+                    bf = action.payload
+                    path = self._file_path(bf.name)
+                    if "/" in bf.name:
+                        created += pf.make_dir(self.fs, path.rsplit("/", 1)[0], owner)
+                    pf.put_file(self.fs, path, src=bf.src, content=bf.content, mode=pm.FILE_MODE, owner=owner)
+                elif action.kind == "selinux":
+                    self._relabel()
+                elif action.kind == "define":
+                    self.lv.call("defining network %r" % w.network, self.lv.conn.networkDefineXML, action.payload,
+                                 xml=action.payload)
+                elif action.kind == "restart":
+                    self.report["reconnected"] = restart_network(self.lv, w.network)
+        except OSError as err:
+            pf.remove_created(self.fs, created)
+            raise VirtnetError("changing the TFTP root failed: %s" % err, path=getattr(err, "filename", None),
+                               applied=[a.as_dict() for a in plan.actions])
+
+    def _owner(self) -> pf.Owner | None:
+        if self.w.state == "absent" or self.w.tftp_root is None:
+            return None
+        return pf.resolve_owner(self.fs, self.w.owner, self.w.group)
+
+    def _relabel(self) -> None:
+        """As the documented procedure: copy the label of libvirt's lease
+        helper (``chcon -R --reference``), and record it with ``semanage
+        fcontext`` where that exists so a relabel keeps it."""
+        root = self.w.tftp_root
+        CommandRunner(self.module, "chcon").run(["-R", "--reference", self._selinux_ref, root])
+        semanage = CommandRunner(self.module, "semanage", required=False)
+        ctype = pf.context_type(pf.context_of(self.fs.path(self._selinux_ref)))
+        if semanage.available and ctype:
+            listing = semanage.run(["fcontext", "-l", "-C"], check=False).out
+            if not pf.has_fcontext_rule(listing, root):
+                semanage.run(["fcontext", "-a", "-t", ctype, pf.fcontext_pattern(root)])
+            self.report["selinux"] = "labelled %s with type %s (chcon, semanage fcontext)" % (root, ctype)
+        else:
+            self.report["selinux"] = "labelled %s with type %s (chcon; no semanage, so a full relabel resets it)" \
+                % (root, ctype)
+
+    # -- export / predict --------------------------------------------------
+    def export(self, state: HostState) -> dict:
+        out = state.config.export()
+        out.update(network=state.network, active=state.active)
+        w = self.w
+        if w.state == "absent" or w.tftp_root is None or state.root is None:
+            return out
+        root = state.root
+        out["root"] = None if not root.exists else self._attrs(root, state)
+        out["files"] = []
+        for bf in w.boot_files:
+            e = state.files[bf.name]
+            out["files"].append(dict(self._attrs(e, state), name=bf.name, size=e.size, sha256=e.sha256)
+                                if e.exists else {"name": bf.name})
+        return out
+
+    def _attrs(self, e: pf.Entry, state: HostState) -> dict:
+        user, group = pf.names(self.fs, e)
+        out = {"path": e.path, "mode": _mode(e.mode), "owner": user, "group": group}
+        if state.selinux:
+            out["selinux_type"] = pf.context_type(e.context)
+        return out
+
+    def predict(self, want: pm.Want, have: HostState, plan: Plan) -> HostState:
+        target = pm.target(want, have.config)
+        pred = dataclasses.replace(have, config=target, persistent=True)
+        if want.state == "absent" or want.tftp_root is None:
+            return pred
+        o = have.owner
+        ctx = ":".join(("x", "x", have.ref_type, "x")) if have.selinux else None
+        pred.root = pf.Entry(path=want.tftp_root, exists=True, kind="dir", mode=pm.ROOT_MODE, uid=o.uid, gid=o.gid,
+                             context=ctx)
+        pred.files = {}
+        for bf in want.boot_files:
+            size, digest = have.expected[bf.name]
+            pred.files[bf.name] = pf.Entry(path=self._file_path(bf.name), exists=True, kind="file", mode=pm.FILE_MODE,
+                                           uid=o.uid, gid=o.gid, size=size, sha256=digest, context=ctx)
+        return pred
+
+    # -- verify over TFTP --------------------------------------------------
+    def finish(self, after: HostState) -> None:
+        if not self.w.verify or self.w.state == "absent":
+            return
+        if not after.active:
+            raise VirtnetError("verify: network %r is not active, so nothing serves the boot files" % self.w.network,
+                               network=self.w.network)
+        server = after.live.address.split("/")[0]
+        results = []
+        for bf in self.w.boot_files:
+            size, digest = after.expected[bf.name]
+            entry = {"name": bf.name, "server": server, "expected_size": size, "expected_sha256": digest}
+            try:
+                got = tftp.fetch(server, bf.name)
+            except tftp.TftpError as err:
+                entry.update(served=False, match=False, error=str(err))
+            else:
+                entry.update(served=True, size=got.size, sha256=got.sha256, seconds=got.seconds,
+                             match=(got.size, got.sha256) == (size, digest))
+            results.append(entry)
+        self.report["verified"] = results
+        bad = [r for r in results if not r["match"]]
+        if bad:
+            why = []
+            for r in bad:
+                if not r["served"]:
+                    why.append("%s: not served (%s)" % (r["name"], r["error"]))
+                else:
+                    why.append("%s: served %d bytes sha256 %s, expected %d bytes sha256 %s"
+                               % (r["name"], r["size"], r["sha256"][:12], r["expected_size"],
+                                  r["expected_sha256"][:12]))
+            hint = " (the running network has a restart pending: %s)" % ", ".join(
+                pm.differences(after.config, after.live)) if pm.differences(after.config, after.live) else ""
+            raise VirtnetError("verify: TFTP server %s does not serve the boot files as configured: %s%s"
+                               % (server, "; ".join(why), hint), verified=results)
+
+    def cleanup(self) -> None:
+        self.lv.close()

@@ -1,0 +1,270 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What ``pxe_network`` manages, as a model: the task's parameters
+(validated) and the PXE part of a libvirt network's XML.
+
+The module owns three things in the network XML, all inside one IPv4
+``<ip>`` element: ``<tftp root>``, ``<dhcp><bootp file server>`` and, only
+when asked, the ``<dhcp><range>``.  Everything else is ``virt_network``'s
+(or the user's) and is left exactly as it is: the XML is edited in place
+with lxml, and the rest of the network is parsed with network_xml, never a
+second time here.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+try:
+    from lxml import etree
+except ImportError:  # reported by the module through network_xml.require_libs
+    etree = None
+
+from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
+from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
+
+DEFAULT_OWNER = "nobody"
+ROOT_MODE = 0o755
+FILE_MODE = 0o644
+
+
+@dataclass(frozen=True)
+class BootFile:
+    name: str                   # relative to the TFTP root, normalized
+    src: str | None = None      # absolute path on the hypervisor
+    content: str | None = None  # literal content (an iPXE script, a pxelinux config)
+    option: str = "boot_files"  # for messages: boot_files[2]
+
+
+@dataclass(frozen=True)
+class Pxe:
+    """The PXE elements of one ``<ip>`` (None = element absent)."""
+
+    address: str | None = None          # the <ip>'s address/prefix
+    tftp_root: str | None = None
+    bootp_file: str | None = None
+    bootp_server: str | None = None
+    ranges: tuple = ()
+
+    def export(self) -> dict:
+        return {
+            "address": self.address,
+            "tftp_root": self.tftp_root,
+            "bootp": {"file": self.bootp_file, "server": self.bootp_server} if self.bootp_file else None,
+            "dhcp_ranges": [{"start": s, "end": e} for s, e in self.ranges],
+        }
+
+
+@dataclass
+class Want:
+    network: str
+    state: str = "present"
+    address: str | None = None          # which IPv4 <ip>; None = the first
+    tftp_root: str | None = None
+    owner: str = DEFAULT_OWNER
+    group: str | None = None
+    boot_files: list = field(default_factory=list)
+    bootp_file: str | None = None
+    bootp_server: str | None = None
+    dhcp_range: tuple | None = None
+    restart: bool = False
+    verify: bool = False
+    selinux_reference: str | None = None
+
+
+# --------------------------------------------------------------------------
+# parameters -> Want
+# --------------------------------------------------------------------------
+
+def abs_path(option: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ValidationError(option, value, "must be an absolute path on the hypervisor")
+    parts = value.split("/")
+    if ".." in parts:
+        raise ValidationError(option, value, "must not contain '..'")
+    if "\0" in value or "\n" in value:
+        raise ValidationError(option, value, "contains a NUL or newline")
+    norm = posixpath.normpath(value)
+    return "/" + norm.lstrip("/") if norm != "/" else norm
+
+
+def boot_name(option: str, value: Any) -> str:
+    """A file name relative to the TFTP root that cannot escape it."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(option, value, "must be a file name relative to the TFTP root")
+    if value.startswith("/"):
+        raise ValidationError(option, value, "must be relative to the TFTP root, not an absolute path")
+    parts = value.split("/")
+    if ".." in parts:
+        raise ValidationError(option, value, "must stay inside the TFTP root (no '..')")
+    if any(c in value for c in "\0\n\\") or any(p in ("", ".") for p in parts):
+        raise ValidationError(option, value, "must be a plain path like pxelinux.0 or pxelinux.cfg/default")
+    return value
+
+
+def want_from_params(params: dict) -> Want:
+    """Validate the task's parameters (nothing on the host is read)."""
+    name = v.objname("name", params["name"])
+    want = Want(network=name, state=params.get("state") or "present", restart=bool(params.get("restart")),
+                verify=bool(params.get("verify")))
+    if params.get("address"):
+        want.address = str(v.ip_interface("address", params["address"], version=4)) \
+            if "/" in str(params["address"]) else str(v.ip_address("address", params["address"], version=4))
+    if want.state == "absent":
+        return want
+    if params.get("tftp_root") is not None:
+        want.tftp_root = abs_path("tftp_root", params["tftp_root"])
+        if want.tftp_root == "/":
+            raise ValidationError("tftp_root", params["tftp_root"], "the file system root cannot be the TFTP root")
+    owner = params.get("owner") or DEFAULT_OWNER
+    want.owner = owner
+    want.group = params.get("group")
+    seen: set = set()
+    for i, entry in enumerate(params.get("boot_files") or []):
+        opt = "boot_files[%d]" % i
+        bname = boot_name(opt + ".name", entry.get("name"))
+        if bname in seen:
+            raise ValidationError(opt + ".name", bname, "listed twice")
+        seen.add(bname)
+        src = entry.get("src")
+        content = entry.get("content")
+        if src is not None and content is not None:
+            raise ValidationError(opt, bname, "give src or content, not both")
+        if src is not None:
+            src = abs_path(opt + ".src", src)
+        want.boot_files.append(BootFile(name=bname, src=src, content=content, option=opt))
+    if want.boot_files and want.tftp_root is None:
+        raise ValidationError("boot_files", [b.name for b in want.boot_files], "needs tftp_root")
+    if want.verify and not want.boot_files:
+        raise ValidationError("verify", True, "needs boot_files to compare what the server sends with")
+    if params.get("bootp_file") is not None:
+        want.bootp_file = boot_name("bootp_file", params["bootp_file"])
+    if params.get("bootp_server") is not None:
+        if want.bootp_file is None:
+            raise ValidationError("bootp_server", params["bootp_server"], "needs bootp_file")
+        want.bootp_server = str(v.ip_address("bootp_server", params["bootp_server"], version=4))
+    if (want.bootp_file and want.bootp_server is None and want.tftp_root is not None
+            and want.bootp_file not in seen):
+        raise ValidationError("bootp_file", want.bootp_file,
+                              "is not among boot_files; list it there (with src or content, or none to check "
+                              "that it is in the TFTP root)")
+    rng = params.get("dhcp_range")
+    if rng:
+        start = v.ip_address("dhcp_range.start", rng["start"], version=4)
+        end = v.ip_address("dhcp_range.end", rng["end"], version=4)
+        if int(end) < int(start):
+            raise ValidationError("dhcp_range.end", rng["end"], "is before dhcp_range.start")
+        want.dhcp_range = (str(start), str(end))
+    if params.get("selinux_reference") is not None:
+        want.selinux_reference = abs_path("selinux_reference", params["selinux_reference"])
+    return want
+
+
+# --------------------------------------------------------------------------
+# XML: read and edit the PXE part only
+# --------------------------------------------------------------------------
+
+def _ip_pairs(root: Any, xml: str) -> list:
+    """[(<ip> element, network_model.Ip)] for the IPv4 addresses, in order;
+    network_xml parses the addresses, so both modules agree on them."""
+    parsed = nx.parse(xml)
+    return [(el, ip) for el, ip in zip(root.findall("ip"), parsed.ips or ()) if ip.family == 4]
+
+
+def select_ip(root: Any, xml: str, address: str | None, network: str) -> tuple:
+    pairs = _ip_pairs(root, xml)
+    if not pairs:
+        raise ValidationError("name", network, "the network has no IPv4 address, so libvirt runs no DHCP or TFTP "
+                                               "server on it (a bridged network's PXE server is outside libvirt)")
+    if address is None:
+        return pairs[0]
+    for el, ip in pairs:
+        if ip.address == address or ip.address.split("/")[0] == address.split("/")[0]:
+            return el, ip
+    raise ValidationError("address", address, "is not an IPv4 address of network %r (it has %s)"
+                          % (network, ", ".join(ip.address for _el, ip in pairs)))
+
+
+def read(xml: str, address: str | None, network: str) -> Pxe:
+    root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
+    el, ip = select_ip(root, xml, address, network)
+    tftp = el.find("tftp")
+    bootp = el.find("dhcp/bootp")
+    return Pxe(address=ip.address,
+               tftp_root=tftp.get("root") if tftp is not None else None,
+               bootp_file=bootp.get("file") if bootp is not None else None,
+               bootp_server=bootp.get("server") if bootp is not None else None,
+               ranges=ip.ranges)
+
+
+def target(want: Want, have: Pxe) -> Pxe:
+    """What the <ip> should hold: the managed fields from the task, the
+    rest from the host."""
+    if want.state == "absent":
+        return Pxe(address=have.address, ranges=have.ranges)
+    return Pxe(address=have.address,
+               tftp_root=want.tftp_root if want.tftp_root is not None else have.tftp_root,
+               bootp_file=want.bootp_file if want.bootp_file is not None else have.bootp_file,
+               bootp_server=want.bootp_server if want.bootp_file is not None else have.bootp_server,
+               ranges=(want.dhcp_range,) if want.dhcp_range else have.ranges)
+
+
+def build(base: str, pxe: Pxe, network: str) -> str:
+    """``base`` (the inactive XML) with the PXE elements of ``pxe.address``
+    set; nothing else changes."""
+    root = etree.fromstring(base.encode() if isinstance(base, str) else base,
+                            etree.XMLParser(remove_blank_text=True))
+    el, _ip = select_ip(root, base, pxe.address, network)
+    tftp = el.find("tftp")
+    if pxe.tftp_root is None:
+        if tftp is not None:
+            el.remove(tftp)
+    else:
+        if tftp is None:
+            tftp = etree.Element("tftp")
+            el.insert(0, tftp)  # the schema puts <tftp> before <dhcp>
+        tftp.set("root", pxe.tftp_root)
+    dhcp = el.find("dhcp")
+    if dhcp is None and (pxe.bootp_file or pxe.ranges):
+        dhcp = etree.SubElement(el, "dhcp")
+    if dhcp is not None:
+        if set(_ranges(dhcp)) != set(pxe.ranges):
+            for r in dhcp.findall("range"):
+                dhcp.remove(r)
+            for i, rng in enumerate(pxe.ranges):
+                dhcp.insert(i, nx.range_element(rng))  # ranges come first
+        bootp = dhcp.find("bootp")
+        if pxe.bootp_file is None:
+            if bootp is not None:
+                dhcp.remove(bootp)
+        else:
+            if bootp is None:
+                bootp = etree.SubElement(dhcp, "bootp")
+            bootp.attrib.clear()
+            bootp.set("file", pxe.bootp_file)
+            if pxe.bootp_server:
+                bootp.set("server", pxe.bootp_server)
+        if len(dhcp) == 0:
+            el.remove(dhcp)
+    etree.indent(root, space="  ")
+    return etree.tostring(root, encoding="unicode") + "\n"
+
+
+def _ranges(dhcp: Any) -> list:
+    return [(r.get("start"), r.get("end")) for r in dhcp.findall("range")]
+
+
+def differences(want: Pxe, have: Pxe) -> list:
+    """Names of the fields that differ (for summaries and ``pending``)."""
+    out = []
+    if want.tftp_root != have.tftp_root:
+        out.append("tftp root")
+    if (want.bootp_file, want.bootp_server) != (have.bootp_file, have.bootp_server):
+        out.append("bootp")
+    if tuple(want.ranges) != tuple(have.ranges):
+        out.append("dhcp range")
+    return out
