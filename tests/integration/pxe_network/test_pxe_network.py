@@ -1,0 +1,308 @@
+"""pxe_network against the sandbox hypervisor: a real libvirt network whose
+real dnsmasq serves the TFTP root the module prepared, and a TCG guest with
+no kernel of its own that boots from it through iPXE (seed 15.8.1-15.8.2).
+
+The modules run on the hypervisor itself (nsenter into its namespaces), as
+they do under Ansible: the TFTP root is written where the module runs and
+the TFTP verification talks to the network's address from there.  Lab
+subnet: 203.0.113.128/27 (and .160/27 for the second network).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import time
+
+import pytest
+from lxml import etree
+
+from virtnet_testlib import converge, run_module
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "sandbox"))
+import vnsb  # noqa: E402
+
+NET = "vn5pxe"
+NET2 = "vn5both"
+ADDR = "203.0.113.129/27"
+RANGE = ("203.0.113.140", "203.0.113.150")
+ADDR2 = "203.0.113.161/27"
+RANGE2 = ("203.0.113.170", "203.0.113.180")
+
+
+class Hv:
+    """Run the modules on the sandbox hypervisor."""
+
+    def __init__(self, sb):
+        self.sb = sb
+        self.prefix = sb.hv_argv([])
+
+    def run(self, module, check=False, diff=False, **kw):
+        return run_module(module, dict(kw, uri=self.sb.uri), check=check, diff=diff, argv_prefix=self.prefix)
+
+    def converge(self, module, **kw):
+        return converge(module, dict(kw, uri=self.sb.uri), argv_prefix=self.prefix)
+
+    def virsh(self, *a):
+        return self.sb.virsh(*a, check=False).stdout
+
+
+def net_args(name=NET, address=ADDR, rng=RANGE, **extra):
+    return dict(name=name, forward={"mode": "nat"}, bridge={"stp": False},
+                ips=[{"address": address, "dhcp": {"ranges": [{"start": rng[0], "end": rng[1]}]}}],
+                dnsmasq_options=["no-ping"], **extra)
+
+
+def ipxe_script(name):
+    """What iPXE runs after its DHCP: the test kernel over TFTP from the
+    server that handed out the script, with the sandbox's own command line
+    (so the guest reports its lease on the console as every test guest does)."""
+    cmdline = "console=ttyS0 quiet panic=-1 vnsb.hostname=%s" % name
+    return ("#!ipxe\n"
+            "kernel tftp://${next-server}/vmlinuz %s\n"
+            "initrd tftp://${next-server}/initrd.gz\n"
+            "boot\n" % cmdline)
+
+
+def snapshot(sb):
+    """sandbox.snapshot() minus nft packet counters (background traffic)."""
+    snap = sb.snapshot()
+    snap["hv_nft"] = re.sub(r"counter packets \d+ bytes \d+", "counter", snap["hv_nft"])
+    return snap
+
+
+def listing(path):
+    """Every entry below ``path`` with mode, owner and size: what a "nothing
+    changed on disk" assertion compares."""
+    out = {}
+    if not os.path.lexists(path):
+        return None
+    for dirpath, dirs, files in os.walk(path):
+        for n in sorted(dirs + files):
+            p = os.path.join(dirpath, n)
+            st = os.lstat(p)
+            out[os.path.relpath(p, path)] = (st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns)
+    st = os.lstat(path)
+    out["."] = (st.st_mode, st.st_uid, st.st_gid)
+    return out
+
+
+def pxe_guest(sb, name, network):
+    """Start a guest that has no kernel of its own: SeaBIOS -> iPXE ROM of
+    the virtio NIC (boot order 1) -> DHCP -> the network's boot file."""
+    root = etree.fromstring(sb.guest_xml(name, [{"source": network}]).encode())
+    os_el = root.find("os")
+    for tag in ("kernel", "initrd", "cmdline"):
+        os_el.remove(os_el.find(tag))
+    etree.SubElement(root.find("devices/interface"), "boot", order="1")
+    g = vnsb.Guest(sb, name)
+    g.dir.mkdir(parents=True, exist_ok=True)
+    for f in (g.console_path, g.cmd_socket):
+        if f.exists():
+            f.unlink()
+    path = g.dir / "domain.xml"
+    path.write_bytes(etree.tostring(root))
+    sb.virsh("create", str(path))
+    return g
+
+
+@pytest.fixture(scope="module")
+def hv(sandbox):
+    h = Hv(sandbox)
+    yield h
+    for name in h.virsh("list", "--all", "--name").split():
+        if name.startswith("vn5"):
+            sandbox.virsh("destroy", name, check=False)
+    for name in h.virsh("net-list", "--all", "--name").split():
+        if name.startswith("vn5"):
+            h.virsh("net-destroy", name)
+            h.virsh("net-undefine", name)
+
+
+@pytest.fixture(scope="module")
+def tftp_dir(sandbox):
+    base = sandbox.state_dir / "pxe-test"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir()
+    os.chmod(base, 0o755)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pxe_net(hv):
+    r = hv.run("virt_network", **net_args())
+    assert not r.get("failed"), r
+    return NET
+
+
+def boot_args(tftp_dir, name="vn5g1", **extra):
+    img = vnsb.guest_image()
+    return dict(name=NET, tftp_root=str(tftp_dir / "root"),
+                boot_files=[{"name": "boot.ipxe", "content": ipxe_script(name)},
+                            {"name": "vmlinuz", "src": str(img.kernel)},
+                            {"name": "initrd.gz", "src": str(img.initrd)}],
+                bootp_file="boot.ipxe", restart=True, **extra)
+
+
+# --------------------------------------------------------------------------
+# check -> apply -> again, served over TFTP, and a guest boots from it
+# --------------------------------------------------------------------------
+
+def test_converge_verify_and_network_boot(hv, pxe_net, tftp_dir):
+    args = boot_args(tftp_dir, verify=True)
+    check, applied, again = hv.converge("pxe_network", **args)
+    kinds = [a["kind"] for a in applied["actions"]]
+    assert kinds == ["mkdir", "copy", "copy", "copy", "define", "restart"], kinds
+    assert applied["selinux"].startswith("skipped: SELinux is not enabled")
+    pxe = applied["pxe"]
+    assert pxe["tftp_root"] == str(tftp_dir / "root")
+    assert pxe["bootp"] == {"file": "boot.ipxe", "server": None}
+    assert pxe["root"]["mode"] == "0755" and pxe["root"]["owner"] == "nobody"
+    assert all(f["mode"] == "0644" and f["owner"] == "nobody" for f in pxe["files"])
+    # On disk, as dnsmasq (user nobody) needs it; nothing world-writable.
+    st = os.stat(tftp_dir / "root")
+    assert oct(st.st_mode & 0o777) == "0o755"
+    assert oct(os.stat(tftp_dir / "root" / "vmlinuz").st_mode & 0o777) == "0o644"
+    # libvirt's definition and the running dnsmasq's config carry it.
+    xml = etree.fromstring(hv.virsh("net-dumpxml", NET).encode())
+    assert xml.find("ip/tftp").get("root") == str(tftp_dir / "root")
+    assert xml.find("ip/dhcp/bootp").get("file") == "boot.ipxe"
+    # The proof: every file fetched over TFTP from 203.0.113.129 matches.
+    for res in (applied, again):
+        assert [(v["name"], v["served"], v["match"]) for v in res["verified"]] == [
+            ("boot.ipxe", True, True), ("vmlinuz", True, True), ("initrd.gz", True, True)]
+    img = vnsb.guest_image()
+    assert applied["verified"][1]["size"] == os.path.getsize(img.kernel)
+
+    # A guest with no kernel of its own, boot order 1 on its NIC.
+    t0 = time.monotonic()
+    g = pxe_guest(hv.sb, "vn5g1", NET)
+    try:
+        dom = etree.fromstring(hv.virsh("dumpxml", "vn5g1").encode())
+        assert dom.find("os/kernel") is None
+        assert dom.find("devices/interface/boot").get("order") == "1"
+        ip = g.wait_for_lease("eth0", timeout=120)
+        took = time.monotonic() - t0
+        print("PXE boot to lease: %.1f s" % took)
+        assert ip.startswith("203.0.113.1") and RANGE[0] <= ip <= RANGE[1], ip
+        assert g.events("BOOTED") and g.events("BOOTED")[0][1] == "vn5g1"
+    finally:
+        g.destroy()
+
+
+def test_restart_not_allowed_reports_pending_and_verify_names_the_stale_file(hv, pxe_net, tftp_dir):
+    """A new TFTP root without restart: the definition changes, dnsmasq still
+    serves the old root, and verification says so (a different boot.ipxe is
+    served); allowing the restart fixes it."""
+    args = boot_args(tftp_dir, name="vn5g2")
+    args.update(tftp_root=str(tftp_dir / "root2"), restart=False)
+    r = hv.run("pxe_network", **args)
+    assert not r.get("failed"), r
+    assert r["changed"] and r["restart_required"] is True and r["pending"] == ["tftp root"]
+    again = hv.run("pxe_network", **args)
+    assert again["changed"] is False and again["restart_required"] is True
+    bad = hv.run("pxe_network", verify=True, **args)
+    assert bad.get("failed"), bad
+    assert "does not serve the boot files as configured" in bad["msg"]
+    assert re.search(r"boot\.ipxe: served \d+ bytes sha256 \w+, expected \d+ bytes", bad["msg"]), bad["msg"]
+    assert "restart pending: tftp root" in bad["msg"]
+    boot = {v["name"]: v for v in bad["verified"]}
+    assert boot["boot.ipxe"]["served"] and not boot["boot.ipxe"]["match"]
+    assert boot["vmlinuz"]["match"]  # same kernel in both roots
+    args["restart"] = True
+    ok = hv.run("pxe_network", verify=True, **args)
+    assert not ok.get("failed"), ok
+    assert [a["kind"] for a in ok["actions"]] == ["restart"]
+    assert all(v["match"] for v in ok["verified"])
+    assert ok["restart_required"] is False
+
+
+# --------------------------------------------------------------------------
+# virt_network and pxe_network on one network: no flapping
+# --------------------------------------------------------------------------
+
+def test_both_modules_share_a_network_without_flapping(hv, tftp_dir):
+    net = net_args(NET2, ADDR2, RANGE2)
+    pxe = dict(name=NET2, tftp_root=str(tftp_dir / "both"), boot_files=[{"name": "a.ipxe", "content": "#!ipxe\n"}],
+               bootp_file="a.ipxe", restart=True)
+    # virt_network first, then pxe_network, then each again.
+    assert hv.run("virt_network", **net)["changed"] is True
+    assert hv.run("pxe_network", **pxe)["changed"] is True
+    for _round in range(2):
+        r = hv.run("virt_network", **net)
+        assert r["changed"] is False and r["restart_required"] is False, r
+        r = hv.run("pxe_network", **pxe)
+        assert r["changed"] is False and r["restart_required"] is False, r
+    # virt_network changes the network (a redefine + restart): the PXE part stays.
+    net["mtu"] = 1400
+    net["restart"] = True
+    r = hv.run("virt_network", **net)
+    assert r["changed"] and "restart" in [a["kind"] for a in r["actions"]], r
+    assert hv.run("pxe_network", **pxe)["changed"] is False
+    xml = etree.fromstring(hv.virsh("net-dumpxml", "--inactive", NET2).encode())
+    assert xml.find("ip/dhcp/bootp").get("file") == "a.ipxe"
+    assert xml.find("mtu").get("size") == "1400"
+    # pxe_network changes its part (then virt_network runs): the rest stays.
+    pxe["bootp_file"] = "b.ipxe"
+    pxe["boot_files"].append({"name": "b.ipxe", "content": "#!ipxe\n"})
+    r = hv.run("pxe_network", **pxe)
+    assert r["changed"] and [a["kind"] for a in r["actions"]] == ["copy", "define", "restart"], r
+    for _round in range(2):
+        assert hv.run("virt_network", **net)["changed"] is False
+        assert hv.run("pxe_network", **pxe)["changed"] is False
+    live = etree.fromstring(hv.virsh("net-dumpxml", NET2).encode())
+    assert live.find("ip/dhcp/bootp").get("file") == "b.ipxe"
+    assert live.find("mtu").get("size") == "1400"
+    # state=absent removes only what pxe_network owns.
+    r = hv.run("pxe_network", name=NET2, state="absent", restart=True)
+    assert r["changed"] and r["pxe"]["tftp_root"] is None and r["pxe"]["bootp"] is None
+    assert hv.run("virt_network", **net)["changed"] is False
+    assert (tftp_dir / "both" / "b.ipxe").exists()  # files are left on disk
+
+
+# --------------------------------------------------------------------------
+# bad input: named, and nothing changed on the host
+# --------------------------------------------------------------------------
+
+BAD = [
+    ("missing_src", {"boot_files": [{"name": "vmlinuz", "src": "/nonexistent/vmlinuz"}]},
+     "boot_files[0].src='/nonexistent/vmlinuz': no such file on the hypervisor"),
+    ("relative_root", {"tftp_root": "tftpboot"}, "tftp_root='tftpboot': must be an absolute path"),
+    ("traversing_root", {"tftp_root": "/var/tmp/../../etc"}, "must not contain '..'"),
+    ("traversing_name", {"boot_files": [{"name": "../evil", "content": "x"}]},
+     "boot_files[0].name='../evil': must stay inside the TFTP root (no '..')"),
+    ("absolute_name", {"boot_files": [{"name": "/etc/passwd", "content": "x"}]},
+     "boot_files[0].name='/etc/passwd': must be relative to the TFTP root, not an absolute path"),
+    ("absolute_bootp", {"bootp_file": "/boot.ipxe"}, "bootp_file='/boot.ipxe': must be relative"),
+    ("unknown_network", {"name": "vn5nope"}, "name='vn5nope': no such libvirt network"),
+    ("root_is_file", {"tftp_root": "FILE"}, "exists and is not a directory"),
+    ("root_below_file", {"tftp_root": "FILE/sub"}, "is a file, not a directory"),
+    ("unknown_owner", {"owner": "vn5nosuchuser"}, "owner='vn5nosuchuser': no such user on the hypervisor"),
+    ("missing_presence", {"boot_files": [{"name": "notthere.0"}], "bootp_file": "notthere.0"},
+     "boot_files[0].name='notthere.0': is not in the TFTP root"),
+]
+
+
+@pytest.mark.parametrize("case,change,message", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_named_and_changes_nothing(hv, pxe_net, tftp_dir, case, change, message):
+    afile = tftp_dir / "afile"
+    afile.write_text("not a directory\n")
+    root = tftp_dir / ("bad-" + case)
+    args = dict(name=NET, tftp_root=str(root), boot_files=[{"name": "boot.ipxe", "content": "#!ipxe\n"}],
+                bootp_file="boot.ipxe", restart=True)
+    if "boot_files" in change:
+        args["bootp_file"] = None
+    args.update(change)
+    if "FILE" in str(args["tftp_root"]):
+        args["tftp_root"] = args["tftp_root"].replace("FILE", str(afile))
+    before, files_before = snapshot(hv.sb), listing(tftp_dir)
+    for check in (True, False):
+        r = hv.run("pxe_network", check=check, **args)
+        assert r.get("failed"), r
+        assert message in r["msg"], r["msg"]
+    assert snapshot(hv.sb) == before
+    assert listing(tftp_dir) == files_before
+    assert not root.exists()
