@@ -1,0 +1,306 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The engine of ``virt_iface``: reads the domain (config and live), calls
+the planner, applies with the smallest libvirt call (update-device, attach,
+detach, define, restart), and the read side of ``virt_iface_info``."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+try:
+    from lxml import etree
+except ImportError:  # the modules report it through iface_xml.require_libs
+    etree = None
+
+from ansible_collections.virtnet.networking.plugins.module_utils import iface_model as im
+from ansible_collections.virtnet.networking.plugins.module_utils import iface_plan as ipl
+from ansible_collections.virtnet.networking.plugins.module_utils import iface_validate as ival
+from ansible_collections.virtnet.networking.plugins.module_utils import iface_xml as ix
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
+from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
+from ansible_collections.virtnet.networking.plugins.module_utils.network_engine import is_local, read_links
+
+AFFECT_LIVE = 1
+AFFECT_CONFIG = 2
+XML_INACTIVE = 2
+# How long a guest gets to release a hot-unplugged NIC (ACPI eject; TCG
+# guests on a busy host are slow).
+DETACH_TIMEOUT = 60
+
+
+def _root(xml: str) -> Any:
+    return etree.fromstring(xml.encode())
+
+
+def _machine(root: Any) -> str:
+    t = root.find("os/type")
+    return (t.get("machine") or "") if t is not None else ""
+
+
+def _needs_acpi(root: Any) -> bool:
+    """PCI hotplug on a pc (i440fx) machine goes through ACPI; q35 has
+    native PCIe hotplug."""
+    return "q35" not in _machine(root) and root.find("features/acpi") is None
+
+
+def _user_aliases(root: Any, skip: Any = None) -> set:
+    out = set()
+    for el in root.iterfind(".//devices//alias"):
+        if el.getparent() is skip:
+            continue
+        name = el.get("name", "")
+        if name.startswith(im.ALIAS_PREFIX):
+            out.add(name)
+    return out
+
+
+def _boot_orders(root: Any, skip: Any = None) -> dict:
+    out = {}
+    for el in root.iterfind("devices/*/boot"):
+        dev = el.getparent()
+        if dev is skip or not el.get("order"):
+            continue
+        label = dev.tag
+        if dev.tag == "interface" and dev.find("mac") is not None:
+            label = "interface %s" % dev.find("mac").get("address")
+        elif dev.find("target") is not None and dev.find("target").get("dev"):
+            label = "%s %s" % (dev.tag, dev.find("target").get("dev"))
+        out[int(el.get("order"))] = label
+    return out
+
+
+class DomainXml:
+    """One domain's config and live XML, parsed once."""
+
+    def __init__(self, lv: Libvirt, dom: Any) -> None:
+        self.dom = dom
+        self.name = dom.name()
+        self.running = bool(dom.isActive())
+        self.persistent = bool(dom.isPersistent())
+        self.config_xml = lv.call("reading domain %r" % self.name, dom.XMLDesc, XML_INACTIVE) \
+            if self.persistent else None
+        self.live_xml = lv.call("reading domain %r" % self.name, dom.XMLDesc, 0) if self.running else None
+        self.config = _root(self.config_xml) if self.config_xml else None
+        self.live = _root(self.live_xml) if self.live_xml else None
+        self.config_ifaces = ix.interfaces(self.config) if self.config is not None else []
+        self.live_ifaces = ix.interfaces(self.live) if self.live is not None else []
+
+
+def read_state(lv: Libvirt, desired: ival.Desired, *, links: dict | None = None) -> tuple:
+    """(HostState, DomainXml or None, config element, live element)."""
+    dom = lv.domain(desired.domain)
+    if dom is None:
+        return ipl.HostState(domain=desired.domain), None, None, None
+    d = DomainXml(lv, dom)
+    want = desired.iface
+    ci, config = ipl.find([m for m, _el in d.config_ifaces], want, where="config")
+    li, live = ipl.find([m for m, _el in d.live_ifaces], want, where="running domain")
+    config_el = d.config_ifaces[ci][1] if ci is not None else None
+    live_el = d.live_ifaces[li][1] if li is not None else None
+    if live is None and config is not None and d.running:
+        # A MAC change written to the config and not restarted yet: the
+        # running NIC still has the old MAC; same PCI slot, same NIC.
+        for m, el in d.live_ifaces:
+            if config.pci_address and m.pci_address == config.pci_address and m.mac != config.mac:
+                live, live_el = m, el
+    own = {m.mac for m in (config, live) if m is not None}
+    host_macs: dict = {}
+    for other in lv.domains():
+        od = d if other.name() == d.name else DomainXml(lv, other)
+        for m, _el in od.config_ifaces + od.live_ifaces:
+            if m.mac and not (od is d and m.mac in own):
+                host_macs.setdefault(m.mac, "domain %s" % od.name + (" (another interface)" if od is d else ""))
+    base_root = d.config if d.config is not None else d.live
+    base_el = config_el if d.config is not None else live_el
+    aliases = _user_aliases(base_root, skip=base_el)
+    if d.live is not None:
+        aliases |= _user_aliases(d.live, skip=live_el)
+    state = ipl.HostState(
+        domain=d.name, exists=True, running=d.running, persistent=d.persistent, config=config, live=live,
+        config_index=ci, acpi=not _needs_acpi(d.live) if d.live is not None else True,
+        os_boot=base_root.find("os/boot") is not None, boot_orders=_boot_orders(base_root, skip=base_el),
+        aliases=aliases, host_macs=host_macs,
+        networks={n.name(): bool(n.isActive()) for n in lv.networks()}, links=links)
+    return state, d, config_el, live_el
+
+
+class IfaceEngine(Engine):
+    result_key = "interface"
+
+    def __init__(self, module: Any, *, fs: FsRoot | None = None) -> None:
+        super().__init__(module)
+        self.lv = Libvirt(self.params["uri"])
+        self.fs = fs or FsRoot("/")
+        self.desired: ival.Desired | None = None
+        self._predicted: Any = None
+
+    def want(self) -> ival.Desired:
+        self.desired = ival.desired_from_params(self.params)
+        return self.desired
+
+    def have(self) -> ipl.HostState:
+        links = read_links(self.fs) if is_local(self.params["uri"]) else None
+        state, self._dom, self._config_el, self._live_el = read_state(self.lv, self.desired, links=links)
+        return state
+
+    def plan(self, want: ival.Desired, have: ipl.HostState) -> Any:
+        plan, self._predicted = ipl.plan(want, have)
+        self._have = have
+        return plan
+
+    def predict(self, want: Any, have: ipl.HostState, plan: Any) -> Any:
+        return dataclasses.replace(have, config=self._predicted.config, live=self._predicted.live)
+
+    def export(self, state: ipl.HostState) -> dict:
+        return ipl.export_state(state)
+
+    # -- apply -------------------------------------------------------------
+    def apply(self, plan: Any) -> None:
+        self._live_pci = None
+        for action in plan.actions:
+            getattr(self, "_do_" + action.kind)(action)
+
+    def _call(self, what: str, fn: Any, *args: Any, xml: str | None = None) -> Any:
+        return self.lv.call("%s (domain %s)" % (what, self.desired.domain), fn, *args, xml=xml)
+
+    def _do_attach(self, action: Any) -> None:
+        xml = ix.build(action.payload)
+        self._call("hot-plugging the interface", self._dom.dom.attachDeviceFlags, xml, AFFECT_LIVE, xml=xml)
+        # The config gets the PCI slot libvirt picked for the running NIC,
+        # so the guest sees the same device after a restart.
+        live = ix.interfaces(self._call("reading the domain", self._dom.dom.XMLDesc, 0))
+        for m, _el in live:
+            if m.mac == action.payload.mac:
+                self._live_pci = m.pci_address
+
+    def _do_update(self, action: Any) -> None:
+        xml = ix.build(action.payload, base=self._live_el)
+        self._call("updating the running interface", self._dom.dom.updateDeviceFlags, xml, AFFECT_LIVE, xml=xml)
+
+    def _do_detach(self, action: Any) -> None:
+        xml = etree.tostring(self._live_el, encoding="unicode")
+        self._call("hot-unplugging the interface", self._dom.dom.detachDeviceFlags, xml, AFFECT_LIVE, xml=xml)
+        mac = action.payload.mac
+        deadline = time.monotonic() + DETACH_TIMEOUT
+        while any(m.mac == mac for m, _el in ix.interfaces(self._dom.dom.XMLDesc(0))):
+            if time.monotonic() > deadline:
+                raise VirtnetError("domain %s did not release interface %s within %ds of the hot-unplug request "
+                                   "(does the guest OS handle ACPI PCI eject?)"
+                                   % (self.desired.domain, mac, DETACH_TIMEOUT), xml=xml)
+            time.sleep(0.5)
+
+    def _define(self, root: Any) -> None:
+        xml = etree.tostring(root, encoding="unicode")
+        self._call("defining the domain", self.lv.conn.defineXML, xml, xml=xml)
+
+    def _do_define(self, action: Any) -> None:
+        root = _root(self._dom.config_xml)
+        devices = root.find("devices")
+        target = action.payload
+        if self._config_el is not None:
+            old = root.findall("devices/interface")[self._have.config_index]
+            devices.replace(old, ix.build_element(target, base=old))
+        else:
+            if self._live_pci and target.pci_address is None:
+                target = dataclasses.replace(target, pci_address=self._live_pci)
+            new = ix.build_element(target, base=self._live_el)
+            existing = root.findall("devices/interface")
+            if existing:
+                existing[-1].addnext(new)
+            else:
+                devices.append(new)
+        self._define(root)
+
+    def _do_undefine(self, action: Any) -> None:
+        root = _root(self._dom.config_xml)
+        old = root.findall("devices/interface")[self._have.config_index]
+        old.getparent().remove(old)
+        self._define(root)
+
+    def _do_restart(self, action: Any) -> None:
+        dom = self._dom.dom
+        timeout = self.desired.restart_timeout
+        how = "was not running"
+        if dom.isActive():
+            how = "shut down by the guest"
+            try:
+                dom.shutdown()
+            except Exception:  # noqa: BLE001 - a guest without ACPI; destroyed below
+                pass
+            deadline = time.monotonic() + timeout
+            while dom.isActive() and time.monotonic() < deadline:
+                time.sleep(0.5)
+            if dom.isActive():
+                how = "destroyed after the guest ignored the shutdown request for %ds" % timeout
+                self._call("destroying the domain", dom.destroy)
+        self._call("starting the domain", dom.create)
+        self.report["restarted"] = how
+
+    def cleanup(self) -> None:
+        self.lv.close()
+
+
+# --------------------------------------------------------------------------
+# virt_iface_info
+# --------------------------------------------------------------------------
+
+_ADDR_SOURCES = (("lease", "VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE", 0),
+                 ("agent", "VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT", 1),
+                 ("arp", "VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP", 2))
+
+
+def addresses(dom: Any) -> dict:
+    """MAC -> [{address, prefix, family, origin}] from DHCP leases, the
+    guest agent (when there is one) and the host's ARP table."""
+    out: dict = {}
+    for origin, name, default in _ADDR_SOURCES:
+        try:
+            found = dom.interfaceAddresses(flag(name, default), 0) or {}
+        except Exception:  # noqa: BLE001 - no agent, no lease file: that source has nothing
+            continue
+        for val in found.values():
+            mac = (val.get("hwaddr") or "").lower()
+            for a in val.get("addrs") or ():
+                entry = {"address": a.get("addr"), "prefix": a.get("prefix"),
+                         "family": "ipv6" if a.get("type") == 1 else "ipv4", "origin": origin}
+                if not any(e["address"] == entry["address"] for e in out.get(mac, ())):
+                    out.setdefault(mac, []).append(entry)
+    return out
+
+
+def info(lv: Libvirt, domain: str | None = None) -> dict:
+    doms = lv.domains()
+    if domain is not None:
+        doms = [d for d in doms if d.name() == domain]
+    result = []
+    for dom in sorted(doms, key=lambda x: x.name()):
+        d = DomainXml(lv, dom)
+        addrs = addresses(dom) if d.running else {}
+        config_macs = {m.mac for m, _el in d.config_ifaces}
+        live_macs = {m.mac for m, _el in d.live_ifaces}
+        ifaces = []
+        for m, el in (d.live_ifaces if d.running else d.config_ifaces):
+            entry = im.export(m, with_address=True)
+            if m.type not in im.TYPES:
+                entry["source"] = None
+            tgt = el.find("target")
+            alias = el.find("alias")
+            entry.update(
+                host_dev=tgt.get("dev") if (tgt is not None and d.running) else None,
+                device_alias=alias.get("name") if alias is not None else None,
+                addresses=addrs.get(m.mac, []),
+                in_config=m.mac in config_macs if d.persistent else False,
+            )
+            ifaces.append(entry)
+        # NICs only in the config (added while running, restart pending).
+        pending = [im.export(m, with_address=True) for m, _el in d.config_ifaces
+                   if d.running and m.mac not in live_macs]
+        result.append({"name": d.name, "running": d.running, "persistent": d.persistent,
+                       "interfaces": ifaces, "config_only": pending})
+    return {"domains": result}

@@ -1,0 +1,248 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The planner of ``virt_iface``: pure functions from (desired, host state)
+to a :class:`engine.Plan`.  Check mode and the real run both call it.
+
+Identity (which NIC of the domain the task means):
+
+* with ``alias``: the interface carrying that user alias; when none does
+  and ``mac`` is given, the interface with that MAC, but only if it has no
+  user alias of its own (then the alias is added to it);
+* with ``mac`` only: the interface with that MAC;
+* the persistent config and the running domain are searched the same way,
+  so a NIC hot-plugged by hand, or only in the config, is found too.
+
+A MAC is unique on the host (refused otherwise), so the lookups can never
+pick another guest's or another NIC's interface.
+
+How each difference is made, on a running domain:
+
+* link state and the source of a network/bridge interface (another network
+  or bridge): ``virDomainUpdateDeviceFlags`` on the live domain, plus the
+  persistent config (``update``);
+* a new interface: hotplug (``attach``), needs ACPI on a pc machine;
+* ``state=absent``: hot-unplug (``detach``) and removal from the config;
+* anything else (model, MAC, type, alias, boot order, passt settings...):
+  written to the config; it takes effect when the domain restarts, which
+  the module does itself only with ``restart=true`` (``restart``), and
+  otherwise reports in ``restart_required``.  A MAC is only changed on a
+  shut-off domain (or with ``restart=true``).
+
+A shut-off domain only has its config, written with one ``define``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from ansible_collections.virtnet.networking.plugins.module_utils import iface_model as im
+from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, REBOOT, RESTART, Plan
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
+from ansible_collections.virtnet.networking.plugins.module_utils.iface_validate import Desired
+
+# Types whose running connection is a tap on a bridge: libvirt moves it
+# between networks and bridges live.
+BRIDGED = ("network", "bridge")
+
+
+@dataclass
+class HostState:
+    """What libvirt has for the domain and the interface the task means."""
+
+    domain: str
+    exists: bool = False
+    running: bool = False
+    persistent: bool = False
+    config: im.Interface | None = None      # the interface in the persistent config
+    live: im.Interface | None = None        # the interface in the running domain
+    config_index: int | None = None         # its position among the config's <interface>s
+    others: list = field(default_factory=list)   # the domain's other interfaces (config and live)
+    acpi: bool = True                        # the running domain has <acpi/> (or needs none)
+    os_boot: bool = False                    # the config uses <os><boot dev=...>
+    boot_orders: dict = field(default_factory=dict)   # boot order -> what has it (other devices)
+    aliases: set = field(default_factory=set)         # user aliases of the domain's other devices
+    host_macs: dict = field(default_factory=dict)     # MAC -> "domain X" for every other NIC on the host
+    networks: dict | None = None             # network name -> active; None when not read
+    links: dict | None = None                # host interface -> is a bridge; None when not visible
+
+
+@dataclass
+class Target:
+    """The predicted result of a plan (what check mode returns)."""
+
+    config: im.Interface | None
+    live: im.Interface | None
+    running: bool
+
+
+def find(ifaces: list, want: im.Interface, *, where: str) -> tuple:
+    """(index, Interface) of the NIC ``want`` means in ``ifaces``, or (None, None)."""
+    if want.alias:
+        for i, iface in enumerate(ifaces):
+            if iface.alias == want.alias:
+                return i, iface
+    if want.mac:
+        for i, iface in enumerate(ifaces):
+            if iface.mac == want.mac:
+                if want.alias and iface.alias and iface.alias != want.alias:
+                    raise ValidationError("mac", want.mac, "is the MAC of interface %s of the %s, not of %s; "
+                                          "refusing to touch another NIC" % (iface.alias, where, want.alias))
+                return i, iface
+    return None, None
+
+
+def stable_mac(domain: str, alias: str, used: set) -> str:
+    """The MAC a NIC created without one gets: derived from domain and alias,
+    so every run picks the same one (and skips MACs in use on the host)."""
+    n = 0
+    while True:
+        mac = v.random_libvirt_mac("%s/%s%s" % (domain, alias, "#%d" % n if n else ""))
+        if mac not in used:
+            return mac
+        n += 1
+
+
+def export_state(state: HostState, target: Target | None = None) -> dict:
+    config = target.config if target else state.config
+    live = target.live if target else state.live
+    running = target.running if target else state.running
+    if config is None and live is None:
+        return {}
+    return {"domain": state.domain, "running": running, "persistent": state.persistent,
+            "config": im.export(config) if state.persistent else None,
+            "live": im.export(live) if running else None}
+
+
+def _check_host(want: im.Interface, have: HostState, current: im.Interface | None) -> None:
+    """Rules that need the host, for what this run would change; raised
+    before anything is touched."""
+    def changes(name: str) -> bool:
+        return current is None or getattr(current, name) != getattr(want, name)
+
+    if current is None:
+        if want.type is None:
+            raise ValidationError("type", None, "needed to create a new interface on domain %s" % have.domain)
+        if want.source is None and want.type != "user":
+            raise ValidationError("source", None, "needed to create a new %s interface" % want.type)
+    if want.type not in im.TYPES:
+        raise ValidationError("type", want.type, "interfaces of this type are not managed by this module")
+    if want.type == "network" and want.source and have.networks is not None and (changes("source")
+                                                                                 or changes("type")):
+        if want.source not in have.networks:
+            raise ValidationError("source", want.source, "no libvirt network of that name (known: %s)"
+                                  % (", ".join(sorted(have.networks)) or "none"))
+        if have.running and not have.networks[want.source]:
+            raise ValidationError("source", want.source, "the network is not active; start it first")
+    if have.links is not None and want.source and want.type in ("bridge", "direct") and (changes("source")
+                                                                                         or changes("type")):
+        if want.source not in have.links:
+            raise ValidationError("source", want.source, "no such interface on the host")
+        if want.type == "bridge" and not have.links[want.source]:
+            raise ValidationError("source", want.source, "is not a bridge (type=bridge needs a host bridge)")
+    if want.mac and changes("mac") and want.mac in have.host_macs:
+        raise ValidationError("mac", want.mac, "already used by %s; MACs must be unique on the host"
+                              % have.host_macs[want.mac])
+    if want.alias and changes("alias") and want.alias in have.aliases:
+        raise ValidationError("alias", want.alias, "already used by another device of domain %s" % have.domain)
+    if want.boot_order is not None and changes("boot_order"):
+        if have.os_boot:
+            raise ValidationError("boot_order", want.boot_order,
+                                  "domain %s boots by <os><boot dev=...>; libvirt does not allow per-device boot "
+                                  "order together with it (remove the <os><boot> elements first)" % have.domain)
+        if want.boot_order in have.boot_orders:
+            raise ValidationError("boot_order", want.boot_order, "already given to %s"
+                                  % have.boot_orders[want.boot_order])
+
+
+def target_of(desired: Desired, have: HostState) -> im.Interface:
+    """The interface the config should end up with."""
+    base = have.config if have.persistent else have.live
+    if base is None and have.live is not None:
+        base = have.live   # hot-plugged by hand, not in the config yet
+    want = desired.iface
+    if base is None and want.mac is None:
+        want = dataclasses.replace(want, mac=stable_mac(desired.domain, want.alias, set(have.host_macs)))
+    return im.merge(want, base)
+
+
+def live_changes(target: im.Interface, live: im.Interface) -> tuple:
+    """(live-updatable field names, the others) between target and live."""
+    diffs = im.differences(target, live)
+    if "type" in diffs and not (target.type in BRIDGED and live.type in BRIDGED):
+        return [], diffs
+    hot = [d for d in diffs if d in im.LIVE_FIELDS or d == "type"]
+    return hot, [d for d in diffs if d not in hot]
+
+
+def plan(desired: Desired, have: HostState) -> tuple:
+    """(Plan, Target)."""
+    p = Plan()
+    name = desired.domain
+    if not have.exists:
+        raise ValidationError("domain", name, "no such domain (virtual machine)")
+    if desired.state == "absent":
+        if have.live is not None:
+            p.add("detach", "hot-unplug interface %s from running domain %s" % (_label(have.live), name), RESTART,
+                  payload=have.live)
+        if have.config is not None and have.persistent:
+            p.add("undefine", "remove interface %s from the config of %s" % (_label(have.config), name), CONFIG)
+        return p, Target(config=None, live=None, running=have.running)
+
+    creating = have.config is None and have.live is None
+    target = target_of(desired, have)
+    _check_host(target, have, None if creating else (have.config if have.persistent and have.config
+                                                     else have.live))
+    predicted_live = have.live
+    restart = False
+    if have.running:
+        if have.live is None:
+            if not have.acpi:
+                if not (desired.restart and have.persistent):
+                    raise VirtnetError(
+                        "cannot hot-plug interface %s into running domain %s: the domain has no ACPI "
+                        "(<features><acpi/>), which PCI hotplug on this machine type needs; shut the domain off, "
+                        "or set restart=true to add it to the config and restart" % (_label(target), name),
+                        option="type", domain=name)
+                restart = True
+            else:
+                p.add("attach", "hot-plug %s interface %s into running domain %s" % (target.type, _label(target),
+                                                                                     name), RESTART, payload=target)
+                predicted_live = target
+        else:
+            hot, cold = live_changes(target, have.live)
+            if cold and not have.persistent:
+                raise ValidationError(cold[0], getattr(desired.iface, cold[0], None),
+                                      "domain %s is transient (no config to write) and this cannot change live"
+                                      % name)
+            if "mac" in cold and not desired.restart:
+                raise ValidationError("mac", desired.iface.mac,
+                                      "the MAC of interface %s can only change while domain %s is shut off "
+                                      "(or set restart=true)" % (_label(have.live), name))
+            if cold and desired.restart:
+                restart = True
+            else:
+                if hot:
+                    live_target = dataclasses.replace(have.live, **{f: getattr(target, f) for f in hot})
+                    p.add("update", "change %s of interface %s live (%s)" % (
+                        ", ".join(hot), _label(have.live), ", ".join(
+                            "%s=%s" % (f, getattr(target, f)) for f in hot)), RESTART, payload=live_target)
+                    predicted_live = live_target
+                p.pending.extend(cold)
+    if have.persistent and (have.config is None or im.differences(target, have.config)):
+        changed = "new interface" if have.config is None else ", ".join(im.differences(target, have.config))
+        p.add("define", "write interface %s to the config of %s (%s)" % (_label(target), name, changed), CONFIG,
+              payload=target)
+    if restart:
+        p.pending.clear()
+        p.add("restart", "restart domain %s (shut down, destroy after %ds, start) to apply the interface change"
+              % (name, desired.restart_timeout), REBOOT)
+        predicted_live = target
+    return p, Target(config=target if have.persistent else None, live=predicted_live if have.running else None,
+                     running=have.running)
+
+
+def _label(iface: im.Interface) -> str:
+    return " ".join(x for x in (iface.alias, iface.mac) if x) or "(no MAC)"

@@ -1,0 +1,322 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: virt_iface
+short_description: Declare one network interface of a libvirt virtual machine
+version_added: 0.1.0
+description:
+  - Declares one network interface (NIC) of a virtual machine (libvirt domain), as the web console's
+    Network Interfaces section manages it, and brings the domain to it. Running it again changes nothing.
+  - "Types: V(network) (a libvirt virtual network), V(bridge) (bridge to LAN: a host bridge), V(direct)
+    (macvtap on a host device), V(user) (user-space connection with the passt backend, with port forwards)
+    and V(hostdev) (an SR-IOV VF passed to the guest)."
+  - "B(Identity.) The interface is found by O(alias) (a libvirt user alias, which always starts with C(ua-))
+    when given, otherwise by O(mac). An interface created with O(alias) and without O(mac) gets a MAC in
+    libvirt's C(52:54:00) range derived from the domain name and the alias, so every run picks the same
+    one. If no interface has the alias but one has O(mac) and no alias of its own, the alias is added to
+    it; an interface with another user alias is never taken. A MAC already used by another interface on
+    the host is refused, so the module can never change the wrong NIC. To change a MAC, identify the
+    interface by O(alias)."
+  - "B(Running and shut-off domains.) On a running domain a change goes to the live domain and to its
+    persistent config; on a shut-off domain to the config. Link state (the web console's Plug/Unplug), the
+    source of a V(network) or V(bridge) interface (another network or bridge, also between the two
+    types), hotplug of a new interface and hot-unplug (O(state=absent)) are applied live."
+  - Other changes (model, MAC, type, alias, boot order, passt settings, a macvtap turned into a bridge)
+    cannot be made to a running domain. They are written to the config and returned in RV(pending) with
+    RV(restart_required=true); with O(restart=true) the module shuts the domain down (destroying it after
+    O(restart_timeout) seconds if the guest ignores the request) and starts it again.
+  - A MAC only changes while the domain is shut off; on a running domain it is refused unless
+    O(restart=true).
+  - Changing the type edits the same interface, so MAC, guest PCI address and boot order are kept (replacing
+    a macvtap connection by a bridge, seed 15.9.3).
+options:
+  domain:
+    description: Name of the virtual machine (libvirt domain).
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates or updates the interface; V(absent) hot-unplugs it from the running domain and
+        removes it from the config.
+    type: str
+    choices: [present, absent]
+    default: present
+  mac:
+    description:
+      - MAC address of the interface, for example V(52:54:00:12:34:56). Multicast MACs are refused.
+      - Identifies the interface when O(alias) is not given. At least one of O(mac) and O(alias) is required.
+    type: str
+  alias:
+    description:
+      - libvirt user alias of the interface; must start with V(ua-), for example V(ua-frontend).
+      - Identifies the interface; lets a task create an interface without a fixed MAC.
+    type: str
+  type:
+    description:
+      - The kind of connection. Required to create an interface; unset keeps the current one.
+    type: str
+    choices: [network, bridge, direct, user, hostdev]
+  source:
+    description:
+      - What the interface connects to, by O(type) - V(network) the libvirt network name, V(bridge) the host
+        bridge, V(direct) the host device macvtap uses, V(user) the host interface passt copies addresses and
+        routes from (optional), V(hostdev) the host PCI address of the VF (like V(0000:03:10.2)).
+      - Required to create an interface of any type but V(user).
+    type: str
+  mode:
+    description: macvtap mode of a V(direct) interface (libvirt's default is V(vepa)).
+    type: str
+    choices: [vepa, bridge, private, passthrough]
+  model:
+    description:
+      - Emulated NIC model, like V(virtio), V(e1000e) or V(rtl8139). A new interface gets V(virtio).
+      - Not for V(hostdev).
+    type: str
+  link:
+    description: Link state, V(down) unplugs the virtual cable (the guest sees its link go down).
+    type: str
+    choices: [up, down]
+  boot_order:
+    description:
+      - Boot order of the interface (PXE boot). libvirt refuses it on domains that boot by C(<os><boot dev=...>).
+    type: int
+  port_forwards:
+    description:
+      - Port forwards from the host into the guest (O(type=user) only, passt). When given, the complete list.
+    type: list
+    elements: dict
+    suboptions:
+      proto:
+        description: Protocol.
+        type: str
+        required: true
+        choices: [tcp, udp]
+      address:
+        description: Only forward traffic for this host address.
+        type: str
+      dev:
+        description: Only forward traffic arriving on this host interface.
+        type: str
+      ranges:
+        description: Port ranges; at least one that is not excluded.
+        type: list
+        elements: dict
+        required: true
+        suboptions:
+          start:
+            description: First host port.
+            type: int
+            required: true
+          end:
+            description: Last host port (default O(port_forwards[].ranges[].start)).
+            type: int
+          to:
+            description: Guest port the first host port goes to (default the same port).
+            type: int
+          exclude:
+            description: Do not forward this range; it must lie inside a forwarded range of the same entry.
+            type: bool
+            default: false
+  ips:
+    description:
+      - Addresses passt gives the guest (O(type=user) only), at most one IPv4 and one IPv6, like V(192.0.2.1/24).
+        When given, the complete list; unset copies the host's.
+    type: list
+    elements: str
+  vlan:
+    description: VLAN tag set on the VF (O(type=hostdev) only).
+    type: int
+  managed:
+    description: Let libvirt bind the VF to vfio and back (O(type=hostdev) only; default V(true) for a new one).
+    type: bool
+  restart:
+    description:
+      - Allow shutting the domain down and starting it again when a change cannot be made to the running
+        domain (and for a hotplug into a domain without ACPI).
+    type: bool
+    default: false
+  restart_timeout:
+    description: Seconds the guest gets to shut down before the domain is destroyed (with O(restart=true)).
+    type: int
+    default: 60
+notes:
+  - Hotplug on a C(pc) (i440fx) machine needs C(<features><acpi/></features>) in the domain; without it the module
+    fails and says so (or, with O(restart=true), adds the interface to the config and restarts).
+  - The guest PCI address is kept across every edit but is not returned in RV(interface), since libvirt picks it
+    for a new interface; M(virtnet.networking.virt_iface_info) returns it.
+  - For O(type=bridge) and O(type=direct), the host interface is only checked when O(uri) is local.
+requirements:
+  - netaddr
+extends_documentation_fragment:
+  - virtnet.networking.libvirt
+  - virtnet.networking.attributes
+author:
+  - virtnet.networking contributors (@virtnet)
+"""
+
+EXAMPLES = r"""
+- name: Add a NIC on the default network to a VM (hot-plugged when it runs); the MAC is picked once
+  virtnet.networking.virt_iface:
+    domain: web1
+    alias: ua-frontend
+    type: network
+    source: default
+
+- name: Unplug it (the web console's Unplug); the guest sees its link go down
+  virtnet.networking.virt_iface:
+    domain: web1
+    alias: ua-frontend
+    link: down
+
+- name: Make the VM visible on the LAN - move the NIC to the host bridge br0, live
+  virtnet.networking.virt_iface:
+    domain: web1
+    alias: ua-frontend
+    type: bridge
+    source: br0
+    link: up
+
+- name: Replace a macvtap connection by the bridge br0; MAC, PCI address and boot order are kept
+  virtnet.networking.virt_iface:
+    domain: db1
+    mac: "52:54:00:0a:0b:0c"
+    type: bridge
+    source: br0
+    restart: true
+    restart_timeout: 120
+
+- name: Change a MAC (only while the VM is shut off)
+  virtnet.networking.virt_iface:
+    domain: db1
+    alias: ua-backend
+    mac: "52:54:00:0a:0b:0d"
+
+- name: User-space connection with passt, host port 2022 to the guest's SSH
+  virtnet.networking.virt_iface:
+    domain: web1
+    alias: ua-passt
+    type: user
+    port_forwards:
+      - proto: tcp
+        ranges: [{start: 2022, to: 22}]
+      - proto: udp
+        address: 198.51.100.4
+        ranges:
+          - {start: 5000, end: 5020, to: 6000}
+          - {start: 5010, end: 5015, exclude: true}
+
+- name: Boot from the network first (PXE)
+  virtnet.networking.virt_iface:
+    domain: pxe1
+    mac: "52:54:00:00:02:10"
+    type: network
+    source: pxe
+    boot_order: 1
+
+- name: Remove the NIC (hot-unplugged and gone from the config)
+  virtnet.networking.virt_iface:
+    domain: web1
+    alias: ua-frontend
+    state: absent
+"""
+
+RETURN = r"""
+interface:
+  description:
+    - The interface after the run (predicted in check mode), normalized; empty when absent.
+    - C(config) is the persistent definition, C(live) the running domain's (null when shut off).
+  returned: always
+  type: dict
+  contains:
+    domain: {description: Domain name., type: str, returned: success}
+    running: {description: Whether the domain runs., type: bool, returned: success}
+    persistent: {description: Whether the domain has a config., type: bool, returned: success}
+    config:
+      description: "C(type), C(source), C(mac), C(model), C(link), C(alias), C(boot_order), and by type C(mode),
+        C(backend), C(port_forwards), C(ips), C(vlan), C(managed)."
+      type: dict
+      returned: success
+    live: {description: The same for the running domain., type: dict, returned: success}
+  sample:
+    domain: web1
+    running: true
+    persistent: true
+    config: {type: network, source: default, mac: "52:54:00:3f:a1:07", model: virtio, link: up, alias: ua-frontend,
+             boot_order: null}
+    live: {type: network, source: default, mac: "52:54:00:3f:a1:07", model: virtio, link: up, alias: ua-frontend,
+           boot_order: null}
+actions:
+  description: What was (or would be) done, each with C(kind), C(summary) and C(disruption).
+  returned: always
+  type: list
+  elements: dict
+restart_required:
+  description: The running domain runs an older definition of the interface; a restart (O(restart=true)) applies it.
+  returned: always
+  type: bool
+pending:
+  description: Fields that differ between the running interface and the config.
+  returned: when RV(restart_required)
+  type: list
+  elements: str
+restarted:
+  description: How the domain was restarted (shut down by the guest, or destroyed after the timeout).
+  returned: when the domain was restarted
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
+from ansible_collections.virtnet.networking.plugins.module_utils.iface_engine import IfaceEngine
+from ansible_collections.virtnet.networking.plugins.module_utils.iface_xml import require_libs
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import require_libvirt
+
+
+def argument_spec() -> dict:
+    return libvirt_argspec(
+        domain={"type": "str", "required": True},
+        state={"type": "str", "default": "present", "choices": ["present", "absent"]},
+        mac={"type": "str"},
+        alias={"type": "str"},
+        type={"type": "str", "choices": ["network", "bridge", "direct", "user", "hostdev"]},
+        source={"type": "str"},
+        mode={"type": "str", "choices": ["vepa", "bridge", "private", "passthrough"]},
+        model={"type": "str"},
+        link={"type": "str", "choices": ["up", "down"]},
+        boot_order={"type": "int"},
+        port_forwards={"type": "list", "elements": "dict", "options": {
+            "proto": {"type": "str", "required": True, "choices": ["tcp", "udp"]},
+            "address": {"type": "str"},
+            "dev": {"type": "str"},
+            "ranges": {"type": "list", "elements": "dict", "required": True, "options": {
+                "start": {"type": "int", "required": True},
+                "end": {"type": "int"},
+                "to": {"type": "int"},
+                "exclude": {"type": "bool", "default": False},
+            }},
+        }},
+        ips={"type": "list", "elements": "str"},
+        vlan={"type": "int"},
+        managed={"type": "bool"},
+        restart={"type": "bool", "default": False},
+        restart_timeout={"type": "int", "default": 60},
+    )
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_one_of=[("mac", "alias")])
+    require_libvirt(module)
+    require_libs(module)
+    run(module, IfaceEngine(module))
+
+
+if __name__ == "__main__":
+    main()
