@@ -1,0 +1,253 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The engine of ``sriov_vf`` (reads sysfs, /proc, grubby and libvirt; applies
+the plan) and the read side of ``sriov_vf_info``.
+
+The XML of the VF given to a VM is virt_iface's
+(:func:`iface_xml.hostdev_interface_xml`); the same parser reads which VM
+holds which VF, so both modules see a hostdev interface alike.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+try:
+    from lxml import etree
+except ImportError:  # reported by the modules through iface_xml.require_libs
+    etree = None
+
+from ansible_collections.virtnet.networking.plugins.module_utils import iface_model
+from ansible_collections.virtnet.networking.plugins.module_utils import iface_xml
+from ansible_collections.virtnet.networking.plugins.module_utils import sriov_model as sm
+from ansible_collections.virtnet.networking.plugins.module_utils import sriov_plan as sp
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine, Plan
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
+from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
+from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
+from ansible_collections.virtnet.networking.plugins.module_utils.sysfs import Sysfs
+
+AFFECT_LIVE = 1
+AFFECT_CONFIG = 2
+FAKE_ROOT_MARKER = ".virtnet-fake-sysfs"
+
+
+def open_root(path: str | None) -> FsRoot:
+    """The host's root, or (for tests) a fake tree that says it is one."""
+    if not path or os.path.abspath(path) == "/":
+        return FsRoot("/")
+    if not os.path.isfile(os.path.join(path, FAKE_ROOT_MARKER)):
+        raise VirtnetError("sysfs_root=%r is not a fake sysfs tree (it has no %s file); this option is for tests "
+                           "only" % (path, FAKE_ROOT_MARKER), sysfs_root=path)
+    return FsRoot(path)
+
+
+def domain_pci_devices(xml: str) -> list:
+    """[(pci, mac, kind, element)] of the host PCI devices a domain uses:
+    ``<interface type='hostdev'>`` (parsed by virt_iface's parser) and bare
+    ``<hostdev mode='subsystem' type='pci'>``."""
+    root = etree.fromstring(xml.encode())
+    out = []
+    for iface, el in iface_xml.interfaces(root):
+        if iface.type == "hostdev" and iface.source:
+            out.append((iface.source, iface.mac, "interface", el))
+    for el in root.findall("devices/hostdev[@type='pci']"):
+        addr = el.find("source/address")
+        if addr is not None:
+            out.append((iface_model.pci_from_attrs(dict(addr.attrib)), None, "hostdev", el))
+    return out
+
+
+def read_assignments(lv: Libvirt, pcis: set) -> tuple:
+    """({vm: active}, [Assignment]) for the devices in ``pcis``."""
+    vms: dict = {}
+    found: dict = {}
+    for dom in lv.domains():
+        name = dom.name()
+        active = bool(dom.isActive())
+        vms[name] = active
+        views = [("config", lv.call("reading VM %r" % name, dom.XMLDesc, flag("VIR_DOMAIN_XML_INACTIVE", 2)))]
+        if active:
+            views.append(("live", lv.call("reading VM %r" % name, dom.XMLDesc, 0)))
+        for view, xml in views:
+            for pci, mac, kind, el in domain_pci_devices(xml):
+                if pci not in pcis:
+                    continue
+                a = found.setdefault((name, pci), sm.Assignment(vm=name, pci=pci, mac=mac, kind=kind, active=active))
+                setattr(a, view, True)
+                a.xml[view] = etree.tostring(el, encoding="unicode")
+                if view == "config":
+                    a.mac, a.kind = mac, kind
+    return vms, sorted(found.values(), key=lambda a: (a.vm, a.pci))
+
+
+def parse_grubby_info(text: str) -> list:
+    """``grubby --info=ALL`` -> [[kernel argument, ...] per boot entry]."""
+    entries = []
+    for line in text.splitlines():
+        if line.startswith("args="):
+            entries.append(line[len("args="):].strip().strip('"').split())
+    return entries
+
+
+class SriovEngine(Engine):
+    result_key = "sriov"
+
+    def __init__(self, module: Any, *, fs: FsRoot | None = None, writer: Any = None, lv: Libvirt | None = None) -> None:
+        super().__init__(module)
+        self.fs = fs or open_root(self.params.get("sysfs_root"))
+        self.sysfs = Sysfs(self.fs, writer)
+        self.lv = lv or Libvirt(self.params["uri"])
+        self._grubby: CommandRunner | None = None
+        self._after: dict = {}
+
+    @property
+    def grubby(self) -> CommandRunner:
+        if self._grubby is None:
+            self._grubby = CommandRunner(self.module, "grubby", required=False)
+        return self._grubby
+
+    def want(self) -> sm.Desired:
+        return sm.desired_from_params(self.params)
+
+    def have(self) -> sm.HostState:
+        name = self.params["pf"]
+        pf = self.sysfs.pf(name)
+        state = sm.HostState(pf=pf, iommu_groups=self.sysfs.iommu_groups(), cmdline=self.sysfs.cmdline(),
+                             cpu_vendor=self.sysfs.cpu_vendor())
+        if state.iommu_groups == 0 and self.grubby.available:
+            # Only needed to enable the IOMMU; grubby is not run on a host that has it.
+            state.boot_args = parse_grubby_info(self.grubby.run(["--info=ALL"]).out)
+        path = sm.udev_rule_path(name)
+        state.rule = self.fs.read(path)
+        state.rule_mode = self.fs.mode(path)
+        if pf.totalvfs:
+            state.vms, state.assignments = read_assignments(self.lv, {vf.pci for vf in pf.vfs if vf.pci})
+            for other in self.sysfs.netdevs():
+                if other != name and pf.driver:
+                    o = self.sysfs.pf(other)
+                    if o.totalvfs and o.driver == pf.driver:
+                        state.same_driver.append(other)
+        return state
+
+    def plan(self, want: sm.Desired, have: sm.HostState) -> Plan:
+        plan, self._after = sp.plan(want, have)
+        return plan
+
+    def predict(self, want: Any, have: Any, plan: Any) -> dict:
+        return self._after
+
+    def export(self, state: Any) -> dict:
+        return state if isinstance(state, dict) else sp.export(state)
+
+    def apply(self, plan: Plan) -> None:
+        for action in plan.actions:
+            getattr(self, "_apply_" + action.kind)(action)
+        if plan.of_kind("grubby"):
+            self.report["reboot_required"] = True
+
+    # -- steps ---------------------------------------------------------------------
+    def _apply_grubby(self, action: Any) -> None:
+        self.grubby.run(["--update-kernel=ALL", "--args=" + " ".join(action.payload)])
+
+    def _domain(self, name: str) -> Any:
+        dom = self.lv.domain(name)
+        if dom is None:
+            raise VirtnetError("VM %r vanished while the module ran" % name, vm=name)
+        return dom
+
+    def _apply_detach(self, action: Any) -> None:
+        a = action.payload
+        dom = self._domain(a.vm)
+        xml = a.xml
+        if a.live and dom.isActive():
+            self.lv.call("detaching %s from the running VM %r" % (a.pci, a.vm), dom.detachDeviceFlags,
+                         xml["live"], AFFECT_LIVE, xml=xml["live"])
+        if a.config:
+            self.lv.call("detaching %s from the definition of VM %r" % (a.pci, a.vm), dom.detachDeviceFlags,
+                         xml["config"], AFFECT_CONFIG, xml=xml["config"])
+
+    def _apply_numvfs(self, action: Any) -> None:
+        old, new = action.payload
+        pf = self.params["pf"]
+        timeout = self.params.get("wait_timeout") or 30
+        if old:
+            self.sysfs.set_numvfs(pf, 0)
+            self.sysfs.wait_vfs(pf, 0, timeout)
+        if new:
+            try:
+                self.sysfs.set_numvfs(pf, new)
+            except VirtnetError as err:
+                err.details["rolled_back"] = self._restore(pf, old, timeout)
+                raise
+            self.sysfs.wait_vfs(pf, new, timeout)
+
+    def _restore(self, pf: str, old: int, timeout: float) -> str:
+        if not old:
+            return "nothing to roll back (%s had no VFs)" % pf
+        try:
+            self.sysfs.set_numvfs(pf, old)
+            self.sysfs.wait_vfs(pf, old, timeout)
+        except VirtnetError as err:
+            return "restoring %d VFs failed too: %s" % (old, err.msg)
+        return "the previous %d VFs were restored (VMs detached by this run stay detached)" % old
+
+    def _apply_udev(self, action: Any) -> None:
+        path = sm.udev_rule_path(self.params["pf"])
+        if action.payload is None:
+            self.fs.remove(path)
+        else:
+            self.fs.write_atomic(path, action.payload, mode=0o644)
+
+    def _apply_attach(self, action: Any) -> None:
+        att = action.payload
+        pf = self.sysfs.pf(self.params["pf"])
+        vf = next((x for x in pf.vfs if x.index == att["vf"]), None)
+        if vf is None or vf.pci is None:
+            raise VirtnetError("VF %d of %s does not exist" % (att["vf"], pf.name), pf=pf.name, vf=att["vf"])
+        _vms, users = read_assignments(self.lv, {vf.pci})
+        others = sorted({u.vm for u in users if u.vm != att["vm"]})
+        if others:
+            raise VirtnetError("VF %d (%s) of %s is used by VM %s; not attached to %s"
+                               % (att["vf"], vf.pci, pf.name, ", ".join(others), att["vm"]), vms=others)
+        xml = iface_xml.hostdev_interface_xml(vf.pci, att["mac"])
+        flags = (AFFECT_CONFIG if att["config"] else 0) | (AFFECT_LIVE if att["live"] else 0)
+        self.lv.call("attaching VF %s to VM %r" % (vf.pci, att["vm"]), self._domain(att["vm"]).attachDeviceFlags,
+                     xml, flags, xml=xml)
+        self.report["attached"] = {"vm": att["vm"], "vf": att["vf"], "pci": vf.pci, "mac": att["mac"]}
+
+    def cleanup(self) -> None:
+        self.lv.close()
+
+
+# --------------------------------------------------------------------------
+# sriov_vf_info
+# --------------------------------------------------------------------------
+
+def info(fs: FsRoot, lv: Libvirt, name: str | None = None) -> dict:
+    sysfs = Sysfs(fs)
+    names = [name] if name else sysfs.netdevs()
+    pfs = [pf for pf in (sysfs.pf(n) for n in names) if pf.totalvfs]
+    pcis = {vf.pci for pf in pfs for vf in pf.vfs if vf.pci}
+    _vms, assignments = read_assignments(lv, pcis) if pcis else ({}, [])
+    out = []
+    for pf in pfs:
+        vfs = []
+        for vf in pf.vfs:
+            users = [a for a in assignments if a.pci == vf.pci]
+            vfs.append({"index": vf.index, "pci": vf.pci, "netdev": vf.netdev, "mac": vf.mac, "driver": vf.driver,
+                        "vms": [{"vm": a.vm, "mac": a.mac, "kind": a.kind, "config": a.config, "live": a.live}
+                                for a in users]})
+        path = sm.udev_rule_path(pf.name)
+        out.append({"pf": pf.name, "pci": pf.pci, "driver": pf.driver, "totalvfs": pf.totalvfs,
+                    "numvfs": pf.numvfs, "vfs": vfs, "udev_rule": fs.read(path),
+                    "udev_rule_path": path if fs.exists(path) else None})
+    vendor = sysfs.cpu_vendor()
+    cmdline = sysfs.cmdline()
+    return {"pfs": out, "iommu": {"groups": sysfs.iommu_groups(), "enabled": sysfs.iommu_groups() > 0,
+                                  "cmdline": [a for a in cmdline if a.split("=")[0] in ("intel_iommu", "amd_iommu",
+                                                                                        "iommu")],
+                                  "recommended_args": list(sm.iommu_args(vendor)), "cpu_vendor": vendor}}

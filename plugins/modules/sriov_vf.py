@@ -1,0 +1,227 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sriov_vf
+short_description: SR-IOV virtual functions of a NIC, made persistent and attached to VMs
+version_added: 0.1.0
+description:
+  - Sets the number of virtual functions (VFs) of an SR-IOV capable physical function (PF), named by its network
+    interface, writes the udev rule that recreates them at boot, and attaches a VF to a VM as
+    C(<interface type='hostdev' managed='yes'>) with a MAC address (RHEL's "Managing SR-IOV networking devices").
+  - The kernel changes a non-zero VF count only through 0, so a change goes from the current count to 0 and then to
+    O(num_vfs), and waits until the new VFs appear. All VFs of the PF are removed on the way, so the module refuses
+    when any VF is assigned to a VM and names the VMs, unless O(detach_assigned=true) detaches them first.
+  - Before anything is written it checks that the PF exists and supports SR-IOV, that O(num_vfs) is not above its
+    C(sriov_totalvfs), and, when VFs are created or attached, that the IOMMU is on (IOMMU groups exist). When the IOMMU
+    is off the error gives the fix (C(grubby --args="intel_iommu=on iommu=pt" --update-kernel=ALL) on Intel,
+    C(iommu=pt) on AMD and ARM, then a reboot); O(enable_iommu=true) runs it and returns RV(reboot_required=true).
+  - The persistence rule is the seed's C(ACTION=="add", SUBSYSTEM=="net", ENV{ID_NET_DRIVER}=="<driver>",
+    ATTR{device/sriov_numvfs}="<N>") in C(/etc/udev/rules.d/<pf>.rules) (mode 0644, written atomically; the module owns
+    that file). It matches the driver, so it applies to every PF with that driver; the module warns when there are
+    others, and repeats the seed's warning for Broadcom BCM57810 (C(bnx2x)) adapters.
+options:
+  pf:
+    description: Network interface name of the physical function, for example V(eth1).
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) sets O(num_vfs) (when given) and handles O(attach).
+      - V(absent) removes every VF (count 0) and the udev rule.
+    type: str
+    choices: [present, absent]
+    default: present
+  num_vfs:
+    description:
+      - Number of VFs, 0 to the PF's C(sriov_totalvfs). Unset leaves the count (and the udev rule) as they are.
+    type: int
+  persistent:
+    description:
+      - Write the udev rule so the VFs come back at boot. V(false) removes the rule. Only used with O(num_vfs)
+        or O(state=absent).
+    type: bool
+    default: true
+  detach_assigned:
+    description:
+      - When the count changes and VFs of the PF are assigned to VMs, detach them (persistent config and running
+        VM) first instead of refusing.
+    type: bool
+    default: false
+  enable_iommu:
+    description:
+      - When the IOMMU is off, add the seed's kernel arguments to every boot entry with
+        C(grubby --update-kernel=ALL --args=...) and return RV(reboot_required=true). Nothing else changes in that
+        run; run the task again after the reboot.
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait for the kernel to create or remove the VFs.
+    type: int
+    default: 30
+  attach:
+    description: Give one VF of this PF to a VM (or take it away with O(attach.state=absent)).
+    type: dict
+    suboptions:
+      vm:
+        description: Name of the libvirt domain.
+        type: str
+        required: true
+      vf:
+        description:
+          - The VF, by index on the PF (V(0), V(1), ...) or by PCI address (V(0000:82:10.0)).
+          - Unset picks the VF this VM already has from this PF, or else the first VF no VM uses.
+        type: str
+      mac:
+        description:
+          - MAC address of the VM's interface. Unset keeps the current one, or for a new attachment uses a MAC in
+            libvirt's 52:54:00 range derived from the VM, PF and VF (the same on every run).
+        type: str
+      live:
+        description:
+          - Also attach to the running VM (hot plug). This needs real SR-IOV hardware with VFIO; a shut-off VM only
+            gets the persistent definition.
+        type: bool
+        default: true
+      state:
+        description: V(present) attaches the VF, V(absent) detaches the VM's VF(s) of this PF (the named one only, when given).
+        type: str
+        choices: [present, absent]
+        default: present
+  sysfs_root:
+    description:
+      - For testing only. A directory used instead of C(/) for C(/sys), C(/proc) and C(/etc/udev/rules.d). It must
+        contain a file named C(.virtnet-fake-sysfs), so a real host's files can never be mixed with another tree.
+    type: path
+    default: /
+notes:
+  - The module runs on the hypervisor whose PF it manages; O(uri) must reach the libvirt daemon of that same host.
+  - Live attach (hot plug) and starting a VM with a VF need the IOMMU and VFIO on real hardware. A VF can be attached
+    to a shut-off VM's definition on any host; libvirt checks the device only when the VM starts.
+  - A change of the count removes and recreates all VFs, so their MAC settings on the host side are lost; VMs keep
+    their MAC in the C(<interface type='hostdev'>) definition (which is why the seed prefers it to C(<hostdev>)).
+requirements:
+  - netaddr
+extends_documentation_fragment:
+  - virtnet.networking.libvirt
+  - virtnet.networking.attributes
+author:
+  - virtnet.networking contributors (@virtnet)
+"""
+
+EXAMPLES = r"""
+- name: Two VFs on eth1, also at boot
+  virtnet.networking.sriov_vf:
+    pf: eth1
+    num_vfs: 2
+
+- name: Give a free VF of eth1 to the VM web with a fixed MAC (live and persistent)
+  virtnet.networking.sriov_vf:
+    pf: eth1
+    attach:
+      vm: web
+      mac: "52:54:00:00:01:01"
+
+- name: Four VFs instead, detaching the VMs that use the current ones first
+  virtnet.networking.sriov_vf:
+    pf: eth1
+    num_vfs: 4
+    detach_assigned: true
+
+- name: Turn the IOMMU on (reboot afterwards)
+  virtnet.networking.sriov_vf:
+    pf: eth1
+    num_vfs: 2
+    enable_iommu: true
+  register: sriov
+
+- name: Remove every VF of eth1 and the udev rule
+  virtnet.networking.sriov_vf:
+    pf: eth1
+    state: absent
+"""
+
+RETURN = r"""
+sriov:
+  description:
+    - The PF after the run (predicted in check mode), normalized. C(assigned) lists the VM interfaces that use its
+      VFs by VF index; C(iommu.groups) says whether the IOMMU is on, C(iommu.boot_args) whether every boot entry has
+      the seed's arguments (null when not read).
+  returned: always
+  type: dict
+  sample:
+    pf: eth1
+    pci: "0000:82:00.0"
+    driver: ixgbe
+    totalvfs: 7
+    numvfs: 2
+    udev_rule: "ACTION==\"add\", SUBSYSTEM==\"net\", ENV{ID_NET_DRIVER}==\"ixgbe\", ATTR{device/sriov_numvfs}=\"2\"\n"
+    assigned: [{vf: 0, vm: web, mac: "52:54:00:00:01:01", config: true, live: false}]
+    iommu: {groups: true, boot_args: null}
+actions:
+  description: What was (or would be) done, each with C(kind), C(summary) and C(disruption).
+  returned: always
+  type: list
+  elements: dict
+restart_required:
+  description: Something is pending until a reboot (see RV(pending)).
+  returned: always
+  type: bool
+pending:
+  description: What takes effect only after a reboot.
+  returned: when RV(restart_required)
+  type: list
+  elements: str
+reboot_required:
+  description: The kernel command line was changed with grubby; reboot the host to turn the IOMMU on.
+  returned: when grubby ran
+  type: bool
+attached:
+  description: The VF attached by this run, with its host PCI address.
+  returned: when a VF was attached
+  type: dict
+  sample: {vm: web, vf: 0, pci: "0000:82:10.0", mac: "52:54:00:00:01:01"}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
+from ansible_collections.virtnet.networking.plugins.module_utils.iface_xml import require_libs
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import require_libvirt
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov_engine import SriovEngine
+
+
+def argument_spec() -> dict:
+    return libvirt_argspec(
+        pf={"type": "str", "required": True},
+        state={"type": "str", "default": "present", "choices": ["present", "absent"]},
+        num_vfs={"type": "int"},
+        persistent={"type": "bool", "default": True},
+        detach_assigned={"type": "bool", "default": False},
+        enable_iommu={"type": "bool", "default": False},
+        wait_timeout={"type": "int", "default": 30},
+        attach={"type": "dict", "options": {
+            "vm": {"type": "str", "required": True},
+            "vf": {"type": "str"},
+            "mac": {"type": "str"},
+            "live": {"type": "bool", "default": True},
+            "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+        }},
+        sysfs_root={"type": "path", "default": "/"},
+    )
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    require_libvirt(module)
+    require_libs(module)
+    run(module, SriovEngine(module))
+
+
+if __name__ == "__main__":
+    main()

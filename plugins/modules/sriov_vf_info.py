@@ -1,0 +1,105 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sriov_vf_info
+short_description: Read SR-IOV physical functions, their VFs and the VMs using them
+version_added: 0.1.0
+description:
+  - Returns every SR-IOV capable network interface (physical function) of the host, or the one named O(pf): driver,
+    PCI address, C(sriov_totalvfs), C(sriov_numvfs), the udev rule of M(virtnet.networking.sriov_vf), and each VF with
+    its PCI address, network interface, MAC and the libvirt VMs whose definition or running configuration uses it.
+  - Also returns whether the IOMMU is on, and the kernel arguments the seed recommends for this CPU.
+options:
+  pf:
+    description: Only this interface. An interface without SR-IOV (or an unknown one) returns an empty list.
+    type: str
+  sysfs_root:
+    description:
+      - For testing only. A directory used instead of C(/) for C(/sys), C(/proc) and C(/etc/udev/rules.d). It must
+        contain a file named C(.virtnet-fake-sysfs).
+    type: path
+    default: /
+requirements:
+  - netaddr
+extends_documentation_fragment:
+  - virtnet.networking.libvirt
+  - virtnet.networking.attributes.INFO
+author:
+  - virtnet.networking contributors (@virtnet)
+"""
+
+EXAMPLES = r"""
+- name: All SR-IOV NICs of the host
+  virtnet.networking.sriov_vf_info:
+  register: sriov
+
+- name: The VFs of eth1 no VM uses
+  ansible.builtin.debug:
+    msg: "{{ sriov.pfs | selectattr('pf', 'equalto', 'eth1') | map(attribute='vfs') | flatten
+             | rejectattr('vms') | map(attribute='pci') | list }}"
+"""
+
+RETURN = r"""
+pfs:
+  description: One entry per SR-IOV capable interface, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    pf: {description: Interface name., type: str, returned: always}
+    pci: {description: PCI address of the PF., type: str, returned: always}
+    driver: {description: Kernel driver of the PF., type: str, returned: always}
+    totalvfs: {description: The most VFs the device supports (C(sriov_totalvfs))., type: int, returned: always}
+    numvfs: {description: Current number of VFs (C(sriov_numvfs))., type: int, returned: always}
+    udev_rule: {description: Content of C(/etc/udev/rules.d/<pf>.rules) (null when absent)., type: str, returned: always}
+    udev_rule_path: {description: Path of that file (null when absent)., type: str, returned: always}
+    vfs:
+      description: "VFs by index: C(index), C(pci), C(netdev), C(mac), C(driver), and C(vms) (C(vm), C(mac), C(kind)
+        interface or hostdev, C(config), C(live))."
+      type: list
+      elements: dict
+      returned: always
+  sample:
+    - pf: eth1
+      pci: "0000:82:00.0"
+      driver: ixgbe
+      totalvfs: 7
+      numvfs: 2
+      vfs:
+        - {index: 0, pci: "0000:82:10.0", netdev: eth1v0, mac: "aa:bb:cc:00:00:01", driver: ixgbevf,
+           vms: [{vm: web, mac: "52:54:00:00:01:01", kind: interface, config: true, live: true}]}
+iommu:
+  description: "C(enabled) (IOMMU groups exist), C(groups) (how many), C(cmdline) (IOMMU arguments on the kernel
+    command line), C(recommended_args) (the seed's for this CPU), C(cpu_vendor)."
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import run_info
+from ansible_collections.virtnet.networking.plugins.module_utils.iface_xml import require_libs
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, require_libvirt
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov_engine import info, open_root
+
+
+def argument_spec() -> dict:
+    return libvirt_argspec(pf={"type": "str"}, sysfs_root={"type": "path", "default": "/"})
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    require_libvirt(module)
+    require_libs(module)
+    with Libvirt(module.params["uri"]) as lv:
+        run_info(module, lambda: info(open_root(module.params["sysfs_root"]), lv, module.params["pf"]))
+
+
+if __name__ == "__main__":
+    main()

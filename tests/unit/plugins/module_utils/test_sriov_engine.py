@@ -1,0 +1,406 @@
+"""sriov_vf end to end in-process: the real engine, planner and sysfs code
+against the fake kernel (tests/fakesysfs.py) and a fake libvirt holding
+domain XML.  Every scenario runs check -> apply -> apply again, and the
+kernel's log proves the count went through 0.  (Against the real libvirt:
+tests/integration/sriov_vf/.)"""
+
+import copy
+import os
+import stat
+
+import pytest
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from lxml import etree
+
+from ansible_collections.virtnet.networking.plugins.module_utils import engine as eng
+from ansible_collections.virtnet.networking.plugins.module_utils import sriov_engine as se
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
+from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
+from ansible_collections.virtnet.networking.plugins.modules import sriov_vf
+
+from fakesysfs import FakeKernel, fake_grubby
+
+RULE2 = ('# Managed by virtnet.networking.sriov_vf: 2 VFs on eth1 at boot (seed 15.7.2).\n'
+         'ACTION=="add", SUBSYSTEM=="net", ENV{ID_NET_DRIVER}=="ixgbe", ATTR{device/sriov_numvfs}="2"\n')
+DOMAIN = "<domain type='qemu'><name>%s</name><devices><interface type='network'><mac address='52:54:00:aa:00:01'/>" \
+         "<source network='default'/></interface></devices></domain>"
+
+
+class FakeDom:
+    def __init__(self, name, active=False):
+        self._name = name
+        self.active = active
+        self.config = etree.fromstring(DOMAIN % name)
+        self.live = copy.deepcopy(self.config) if active else None
+        self.calls = []
+
+    def name(self):
+        return self._name
+
+    def isActive(self):  # noqa: N802 - libvirt's name
+        return self.active
+
+    def XMLDesc(self, flags):  # noqa: N802
+        tree = self.config if (flags & 2 or not self.active) else self.live
+        return etree.tostring(tree, encoding="unicode")
+
+    def _trees(self, flags):
+        out = []
+        if flags & se.AFFECT_CONFIG:
+            out.append(self.config)
+        if flags & se.AFFECT_LIVE:
+            if not self.active:
+                raise VirtnetError("libvirt: Requested operation is not valid: domain is not running")
+            out.append(self.live)
+        return out
+
+    def attachDeviceFlags(self, xml, flags):  # noqa: N802
+        self.calls.append(("attach", xml, flags))
+        for tree in self._trees(flags):
+            tree.find("devices").append(etree.fromstring(xml))
+
+    def detachDeviceFlags(self, xml, flags):  # noqa: N802
+        self.calls.append(("detach", xml, flags))
+        want = etree.tostring(etree.fromstring(xml), method="c14n")
+        for tree in self._trees(flags):
+            for el in tree.find("devices"):
+                if etree.tostring(el, method="c14n") == want:
+                    tree.find("devices").remove(el)
+                    break
+            else:
+                raise VirtnetError("libvirt: no matching device")
+
+    def add_hostdev_iface(self, pci, mac, where=("config",)):
+        dom, rest = pci.split(":", 1)
+        bus, rest = rest.split(":")
+        slot, fn = rest.split(".")
+        xml = ("<interface type='hostdev' managed='yes'><mac address='%s'/><source><address type='pci' "
+               "domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/></source></interface>" % (mac, dom, bus, slot, fn))
+        for w in where:
+            getattr(self, w).find("devices").append(etree.fromstring(xml))
+
+    def hostdevs(self, view="config"):
+        tree = getattr(self, view)
+        return [(el.find("mac").get("address"), dict(el.find("source/address").attrib))
+                for el in tree.findall("devices/interface[@type='hostdev']")]
+
+
+class FakeLv:
+    def __init__(self, *doms):
+        self.doms = {d.name(): d for d in doms}
+
+    def domains(self):
+        return list(self.doms.values())
+
+    def domain(self, name):
+        return self.doms.get(name)
+
+    def call(self, what, fn, *args, xml=None):
+        return fn(*args)
+
+    def close(self):
+        pass
+
+    def snapshot(self):
+        return {n: (d.XMLDesc(2), d.XMLDesc(0)) for n, d in self.doms.items()}
+
+
+class Failed(Exception):
+    def __init__(self, result):
+        super().__init__(result["msg"])
+        self.result = result
+
+
+class Exited(Exception):
+    pass
+
+
+class FakeModule:
+    def __init__(self, params, check=False, bindir=None):
+        result = ArgumentSpecValidator(sriov_vf.argument_spec()).validate(params)
+        assert not result.error_messages, result.error_messages
+        self.params = result.validated_parameters
+        self.check_mode = check
+        self._diff = True
+        self.warnings = []
+        self.bindir = bindir
+
+    def warn(self, msg):
+        self.warnings.append(msg)
+
+    def fail_json(self, **kw):
+        raise Failed(kw)
+
+    def exit_json(self, **kw):
+        raise Exited(kw)
+
+    def get_bin_path(self, name, required=False):
+        path = os.path.join(self.bindir, name) if self.bindir else None
+        return path if path and os.path.exists(path) else None
+
+    def run_command(self, argv, environ_update=None, data=None, check_rc=False):
+        import subprocess
+        proc = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ, **(environ_update or {})),
+                              check=False)
+        return proc.returncode, proc.stdout, proc.stderr
+
+
+class Host:
+    """A fake hypervisor: kernel tree, libvirt domains, grubby."""
+
+    def __init__(self, tmp_path, **kw):
+        self.kernel = FakeKernel(tmp_path / "root", **kw)
+        self.kernel.add_pf("eth1", driver="ixgbe", total=7, slot=3)
+        self.kernel.add_pf("eth0", driver="e1000e", total=None, slot=2)
+        self.kernel.add_virtual("br0")
+        self.lv = FakeLv(FakeDom("vm1"), FakeDom("vm2"), FakeDom("vm3", active=True))
+        self.grubby = fake_grubby(tmp_path / "bin", tmp_path)
+        self.bindir = str(tmp_path / "bin")
+
+    def run(self, check=False, **params):
+        params.setdefault("uri", "test:///default")
+        module = FakeModule(dict(params, sysfs_root=self.kernel.root), check=check, bindir=self.bindir)
+        engine = se.SriovEngine(module, writer=self.kernel, lv=self.lv)
+        try:
+            eng.run(module, engine)
+        except Exited as done:
+            return dict(done.args[0], warnings=module.warnings)
+        except Failed as failed:
+            return dict(failed.result, failed=True)
+        raise AssertionError("module neither exited nor failed")
+
+    def converge(self, **params):
+        check = self.run(check=True, **params)
+        assert not check.get("failed"), check
+        applied = self.run(**params)
+        assert not applied.get("failed"), applied
+        assert (check["changed"], check["actions"], check["diff"]["after"]) == \
+            (applied["changed"], applied["actions"], applied["diff"]["after"])
+        again = self.run(**params)
+        assert not again.get("failed"), again
+        assert again["changed"] is False and again["actions"] == [], again
+        return check, applied, again
+
+    def rule(self):
+        path = self.kernel.p("etc/udev/rules.d/eth1.rules")
+        if not os.path.exists(path):
+            return None, None
+        return open(path).read(), stat.S_IMODE(os.stat(path).st_mode)
+
+    def numvfs_writes(self):
+        return [v for p, v in self.kernel.writes if p.endswith("sriov_numvfs")]
+
+    def grubby_calls(self):
+        try:
+            return open(self.grubby["log"]).read().splitlines()
+        except FileNotFoundError:
+            return []
+
+
+@pytest.fixture
+def host(tmp_path):
+    h = Host(tmp_path)
+    yield h
+    h.kernel.stop()
+
+
+def test_create_vfs_check_apply_again_and_the_udev_rule(host):
+    check, applied, again = host.converge(pf="eth1", num_vfs=2)
+    assert check["changed"] and [a["kind"] for a in applied["actions"]] == ["numvfs", "udev"]
+    assert host.numvfs_writes() == ["2"]
+    assert applied["sriov"]["numvfs"] == 2 and applied["sriov"]["udev_rule"] == RULE2
+    assert host.rule() == (RULE2, 0o644)
+    assert [v.netdev for v in se.Sysfs(FsRoot(host.kernel.root)).pf("eth1").vfs] == ["eth1v0", "eth1v1"]
+    assert applied["diff"]["before"]["numvfs"] == 0 and applied["diff"]["before"]["udev_rule"] is None
+    # The rule is written atomically: no temporary file is left beside it.
+    assert os.listdir(host.kernel.p("etc/udev/rules.d")) == ["eth1.rules"]
+
+
+def test_a_non_zero_count_changes_through_zero(host):
+    host.converge(pf="eth1", num_vfs=2)
+    check, applied, _again = host.converge(pf="eth1", num_vfs=4)
+    assert "2 -> 0 -> 4 VFs" in applied["actions"][0]["summary"]
+    # Without the 0 the fake kernel would have answered EBUSY, as the real one does.
+    assert host.numvfs_writes() == ["2", "0", "4"]
+    assert host.rule()[0].endswith('ATTR{device/sriov_numvfs}="4"\n')
+
+
+def test_vfs_that_appear_late_are_waited_for(host):
+    host.kernel.delay = 0.5
+    _c, applied, _a = host.converge(pf="eth1", num_vfs=3, persistent=False)
+    assert applied["sriov"]["numvfs"] == 3 and host.rule() == (None, None)
+
+
+def test_vfs_that_never_appear_fail_with_the_wait_timeout(host):
+    host.kernel.delay = 3
+    result = host.run(pf="eth1", num_vfs=2, wait_timeout=1)
+    assert result["failed"] and result["msg"] == \
+        "eth1: the VFs did not appear within wait_timeout=1 s: 0 of 2 VFs present"
+    host.kernel.settle()
+
+
+def test_driver_refusing_the_new_count_restores_the_old_one(host):
+    host.converge(pf="eth1", num_vfs=2)
+    host.kernel.refuse[5] = 12   # ENOMEM from the driver
+    result = host.run(pf="eth1", num_vfs=5)
+    assert result["failed"] and "writing 5 to /sys/class/net/eth1/device/sriov_numvfs failed: Cannot allocate memory" \
+        in result["msg"]
+    assert result["rolled_back"] == "the previous 2 VFs were restored (VMs detached by this run stay detached)"
+    assert host.numvfs_writes() == ["2", "0", "5", "2"]
+    assert host.rule() == (RULE2, 0o644)   # the rule is written after the count, so it was not touched
+
+
+def test_state_absent_removes_vfs_and_rule(host):
+    host.converge(pf="eth1", num_vfs=2)
+    _c, applied, _a = host.converge(pf="eth1", state="absent")
+    assert [a["kind"] for a in applied["actions"]] == ["numvfs", "udev"]
+    assert host.rule() == (None, None) and applied["sriov"]["numvfs"] == 0
+    assert not os.path.exists(host.kernel.p("sys/class/net/eth1v0"))
+
+
+def test_a_rule_with_the_wrong_mode_is_rewritten(host):
+    host.converge(pf="eth1", num_vfs=2)
+    os.chmod(host.kernel.p("etc/udev/rules.d/eth1.rules"), 0o600)
+    _c, applied, _a = host.converge(pf="eth1", num_vfs=2)
+    assert [a["kind"] for a in applied["actions"]] == ["udev"] and host.rule() == (RULE2, 0o644)
+
+
+def test_bnx2x_caveat_and_rule_shared_by_driver_are_warned(tmp_path):
+    h = Host(tmp_path)
+    h.kernel.add_pf("eth5", driver="bnx2x", total=4, slot=5)
+    h.kernel.add_pf("eth6", driver="bnx2x", total=4, slot=6)
+    result = h.run(pf="eth5", num_vfs=1)
+    assert not result.get("failed"), result
+    assert any("Broadcom NetXtreme II BCM57810" in w for w in result["warnings"])
+    assert any("matches the driver bnx2x, so at boot it also sets 1 VFs on eth6" in w for w in result["warnings"])
+
+
+def test_assigned_vfs_block_a_count_change_and_name_the_vms(host):
+    host.converge(pf="eth1", num_vfs=2)
+    host.lv.doms["vm1"].add_hostdev_iface("0000:00:13.0", "52:54:00:00:01:01")
+    host.lv.doms["vm2"].add_hostdev_iface("0000:00:13.1", "52:54:00:00:01:02")
+    before = host.kernel.listing(), host.lv.snapshot()
+    result = host.run(pf="eth1", num_vfs=4)
+    assert result["failed"] and result["msg"] == (
+        "num_vfs=4: changing the VF count of eth1 removes all its 2 VFs first (the kernel only changes it through 0), "
+        "but VFs are assigned to VMs: vm1 (VF 0, 0000:00:13.0), vm2 (VF 1, 0000:00:13.1). Detach them first, or set "
+        "detach_assigned=true")
+    assert result["vms"] == ["vm1", "vm2"]
+    assert (host.kernel.listing(), host.lv.snapshot()) == before
+
+
+def test_detach_assigned_detaches_then_changes_the_count(host):
+    host.converge(pf="eth1", num_vfs=2)
+    host.lv.doms["vm1"].add_hostdev_iface("0000:00:13.0", "52:54:00:00:01:01")
+    _c, applied, _a = host.converge(pf="eth1", num_vfs=3, detach_assigned=True)
+    assert [a["kind"] for a in applied["actions"]] == ["detach", "numvfs", "udev"]
+    assert applied["diff"]["before"]["assigned"] == [
+        {"vf": 0, "vm": "vm1", "mac": "52:54:00:00:01:01", "config": True, "live": False}]
+    assert applied["sriov"]["assigned"] == [] and host.lv.doms["vm1"].hostdevs() == []
+
+
+def test_attach_picks_a_free_vf_with_a_stable_mac(host):
+    host.converge(pf="eth1", num_vfs=3)
+    host.lv.doms["vm2"].add_hostdev_iface("0000:00:13.0", "52:54:00:00:01:02")
+    _c, applied, _a = host.converge(pf="eth1", attach={"vm": "vm1"})
+    assert applied["attached"]["vf"] == 1 and applied["attached"]["pci"] == "0000:00:13.1"
+    mac = applied["attached"]["mac"]
+    assert mac.startswith("52:54:00:")
+    assert host.lv.doms["vm1"].hostdevs() == [(mac, {"type": "pci", "domain": "0x0000", "bus": "0x00",
+                                                     "slot": "0x13", "function": "0x1"})]
+    xml = host.lv.doms["vm1"].calls[0][1]
+    el = etree.fromstring(xml)
+    assert (el.tag, el.get("type"), el.get("managed")) == ("interface", "hostdev", "yes")
+    assert host.lv.doms["vm1"].calls[0][2] == se.AFFECT_CONFIG     # shut off: persistent config only
+    assert {"vf": 1, "vm": "vm1", "mac": mac, "config": True, "live": False} in applied["sriov"]["assigned"]
+
+
+def test_attach_to_a_running_vm_is_live_and_persistent(host):
+    host.converge(pf="eth1", num_vfs=1)
+    _c, applied, _a = host.converge(pf="eth1", attach={"vm": "vm3", "vf": "0", "mac": "52:54:00:00:03:01"})
+    assert host.lv.doms["vm3"].calls[0][2] == se.AFFECT_CONFIG | se.AFFECT_LIVE
+    assert host.lv.doms["vm3"].hostdevs("live") == host.lv.doms["vm3"].hostdevs("config") != []
+    assert applied["actions"][0]["disruption"] == "none"
+
+
+def test_attach_with_another_mac_replaces_the_interface(host):
+    host.converge(pf="eth1", num_vfs=1)
+    host.converge(pf="eth1", attach={"vm": "vm1", "vf": "0000:00:13.0", "mac": "52:54:00:00:01:01"})
+    _c, applied, _a = host.converge(pf="eth1", attach={"vm": "vm1", "vf": "0", "mac": "52:54:00:00:01:09"})
+    assert [a["kind"] for a in applied["actions"]] == ["detach", "attach"]
+    assert [m for m, _ in host.lv.doms["vm1"].hostdevs()] == ["52:54:00:00:01:09"]
+
+
+def test_create_and_attach_in_one_task(host):
+    _c, applied, _a = host.converge(pf="eth1", num_vfs=2, attach={"vm": "vm2", "mac": "52:54:00:00:02:01"})
+    assert [a["kind"] for a in applied["actions"]] == ["numvfs", "udev", "attach"]
+    assert applied["attached"] == {"vm": "vm2", "vf": 0, "pci": "0000:00:13.0", "mac": "52:54:00:00:02:01"}
+
+
+def test_attach_absent_detaches(host):
+    host.converge(pf="eth1", num_vfs=1)
+    host.converge(pf="eth1", attach={"vm": "vm1", "mac": "52:54:00:00:01:01"})
+    _c, applied, _a = host.converge(pf="eth1", attach={"vm": "vm1", "state": "absent"})
+    assert [a["kind"] for a in applied["actions"]] == ["detach"] and host.lv.doms["vm1"].hostdevs() == []
+
+
+def test_iommu_off_is_refused_with_the_seeds_fix(tmp_path):
+    h = Host(tmp_path, iommu_groups=0)
+    before = h.kernel.listing()
+    result = h.run(pf="eth1", num_vfs=2)
+    assert result["failed"] and result["msg"] == (
+        "the IOMMU is off (no IOMMU groups in /sys/kernel/iommu_groups) and the kernel command line lacks "
+        "intel_iommu=on iommu=pt: VFs cannot be assigned to VMs. Fix (seed 15.7.2): "
+        'grubby --args="intel_iommu=on iommu=pt" --update-kernel=ALL, then reboot the host (and enable Intel VT-d in '
+        "the firmware if it is off); or set enable_iommu=true to let the module run grubby (it returns "
+        "reboot_required)")
+    assert h.kernel.listing() == before
+    assert h.grubby_calls() == ["--info=ALL"]   # read, never updated
+
+
+def test_enable_iommu_runs_grubby_and_asks_for_a_reboot(tmp_path):
+    h = Host(tmp_path, iommu_groups=0, cpu_vendor="AuthenticAMD")
+    before = h.kernel.listing()
+    check, applied, again = h.converge(pf="eth1", num_vfs=2, enable_iommu=True)
+    assert [a["kind"] for a in applied["actions"]] == ["grubby"] and applied["actions"][0]["disruption"] == "reboot"
+    assert applied["reboot_required"] is True and applied["restart_required"] is True
+    assert again["restart_required"] is True and "reboot the host" in again["pending"][0]
+    assert "--update-kernel=ALL --args=iommu=pt" in h.grubby_calls()
+    assert open(h.grubby["state"]).read().split()[-1] == "iommu=pt"
+    assert h.kernel.listing() == before     # no VF, no rule before the reboot
+    # After the reboot the kernel has IOMMU groups and the same task creates the VFs.
+    os.makedirs(h.kernel.p("sys/kernel/iommu_groups/0"))
+    h.kernel.set_cmdline("ro root=/dev/vda1 iommu=pt")
+    _c, applied, _a = h.converge(pf="eth1", num_vfs=2, enable_iommu=True)
+    assert [a["kind"] for a in applied["actions"]] == ["numvfs", "udev"]
+
+
+def test_missing_recommended_args_are_a_warning_when_the_iommu_is_on(host):
+    result = host.run(pf="eth1", num_vfs=1)
+    assert any("lacks intel_iommu=on iommu=pt" in w for w in result["warnings"])
+
+
+def test_absent_needs_no_iommu(tmp_path):
+    h = Host(tmp_path, iommu_groups=0)
+    result = h.run(pf="eth1", state="absent")
+    assert not result.get("failed") and not result["changed"]
+
+
+def test_info_lists_pfs_vfs_and_the_vms_using_them(host):
+    host.converge(pf="eth1", num_vfs=2, attach={"vm": "vm1", "vf": "1", "mac": "52:54:00:00:01:01"})
+    out = se.info(FsRoot(host.kernel.root), host.lv)
+    assert [p["pf"] for p in out["pfs"]] == ["eth1"]
+    pf = out["pfs"][0]
+    assert (pf["driver"], pf["totalvfs"], pf["numvfs"], pf["udev_rule"], pf["udev_rule_path"]) == \
+        ("ixgbe", 7, 2, RULE2, "/etc/udev/rules.d/eth1.rules")
+    assert [(v["index"], v["pci"], v["netdev"], [u["vm"] for u in v["vms"]]) for v in pf["vfs"]] == \
+        [(0, "0000:00:13.0", "eth1v0", []), (1, "0000:00:13.1", "eth1v1", ["vm1"])]
+    assert out["iommu"]["enabled"] and out["iommu"]["recommended_args"] == ["intel_iommu=on", "iommu=pt"]
+    assert se.info(FsRoot(host.kernel.root), host.lv, "eth0")["pfs"] == []
+
+
+def test_open_root_only_takes_a_marked_fake_tree(tmp_path):
+    assert se.open_root("/").root == "/"
+    with pytest.raises(VirtnetError) as exc:
+        se.open_root(str(tmp_path))
+    assert "is not a fake sysfs tree" in exc.value.msg
