@@ -1,0 +1,259 @@
+"""pxe_engine / pxe_files on a fake tree (FsRoot) and a fake libvirt: what
+is planned, what apply does on disk, and that every bad input stops in
+have() before anything is touched.  Runs as any user: owners are the
+current user's, looked up from the fake tree's /etc files."""
+
+import hashlib
+import os
+
+import pytest
+
+from ansible_collections.virtnet.networking.plugins.module_utils import pxe_engine as pe
+from ansible_collections.virtnet.networking.plugins.module_utils import pxe_files as pf
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
+from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
+
+NET_XML = """<network>
+  <name>lab</name>
+  <forward mode='nat'/>
+  <bridge name='virbr0' stp='off' delay='0'/>
+  <ip address='192.0.2.1' prefix='24'>
+    <dhcp>
+      <range start='192.0.2.100' end='192.0.2.150'/>
+    </dhcp>
+  </ip>
+</network>
+"""
+
+
+class FakeNet:
+    def __init__(self, xml, active=True):
+        self.config = xml
+        self.live = xml
+        self.active = active
+
+    def XMLDesc(self, flags):
+        return self.config if flags or not self.active else self.live
+
+    def isActive(self):
+        return self.active
+
+    def isPersistent(self):
+        return True
+
+
+class FakeLv:
+    def __init__(self, net):
+        self.net = net
+        self.defined = []
+        self.conn = self
+
+    def network(self, name):
+        return self.net if name == "lab" else None
+
+    def domains(self):
+        return []
+
+    def call(self, what, fn, *args, xml=None):
+        return fn(*args)
+
+    def networkDefineXML(self, xml):
+        self.defined.append(xml)
+        self.net.config = xml
+
+    def close(self):
+        pass
+
+
+class FakeModule:
+    def __init__(self, params, check=False):
+        self.params = params
+        self.check_mode = check
+        self._diff = True
+        self.result = None
+        self.warnings = []
+
+    def get_bin_path(self, tool, required=False):
+        return None
+
+    def warn(self, msg):
+        self.warnings.append(msg)
+
+    def exit_json(self, **kw):
+        self.result = kw
+        raise SystemExit(0)
+
+    def fail_json(self, **kw):
+        self.result = dict(kw, failed=True)
+        raise SystemExit(1)
+
+
+def fake_tree(tmp_path):
+    uid, gid = os.getuid(), os.getgid()
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/passwd").write_text("tftpuser:x:%d:%d::/:/bin/false\n" % (uid, gid))
+    (tmp_path / "etc/group").write_text("tftpgroup:x:%d:\n" % gid)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/pxelinux.0").write_bytes(b"\x00PXE" * 100)
+    return FsRoot(str(tmp_path))
+
+
+def params(**kw):
+    p = dict(uri="test:///", name="lab", state="present", address=None, tftp_root="/srv/tftp", owner="tftpuser",
+             group=None, boot_files=[{"name": "pxelinux.0", "src": "/src/pxelinux.0", "content": None},
+                                     {"name": "pxelinux.cfg/default", "src": None, "content": "default linux\n"}],
+             bootp_file="pxelinux.0", bootp_server=None, dhcp_range=None, restart=False, verify=False,
+             selinux_reference=None)
+    p.update(kw)
+    return p
+
+
+def go(tmp_path, check=False, net=None, **kw):
+    fs = fake_tree(tmp_path) if not (tmp_path / "etc").exists() else FsRoot(str(tmp_path))
+    net = net or FakeNet(NET_XML)
+    lv = FakeLv(net)
+    module = FakeModule(params(**kw), check=check)
+    with pytest.raises(SystemExit):
+        run(module, pe.PxeEngine(module, fs=fs, lv=lv))
+    return module.result, lv
+
+
+def test_apply_creates_root_files_and_defines(tmp_path):
+    net = FakeNet(NET_XML)
+    check, lv = go(tmp_path, check=True, net=net)
+    assert not check.get("failed"), check
+    assert [a["kind"] for a in check["actions"]] == ["mkdir", "copy", "copy", "define"]
+    assert not (tmp_path / "srv").exists() and lv.defined == []      # check mode touched nothing
+    assert check["restart_required"] is True and check["pending"] == ["tftp root", "bootp"]
+
+    done, lv = go(tmp_path, net=net)
+    assert not done.get("failed"), done
+    assert done["actions"] == check["actions"] and done["diff"]["after"] == check["diff"]["after"]
+    root = tmp_path / "srv/tftp"
+    assert oct(os.stat(root).st_mode & 0o777) == "0o755"
+    assert (root / "pxelinux.0").read_bytes() == b"\x00PXE" * 100
+    assert (root / "pxelinux.cfg/default").read_text() == "default linux\n"
+    assert oct(os.stat(root / "pxelinux.cfg/default").st_mode & 0o777) == "0o644"
+    assert "<tftp root=\"/srv/tftp\"/>" in lv.defined[0] and "<bootp file=\"pxelinux.0\"/>" in lv.defined[0]
+    assert done["selinux"] == pe.SELINUX_SKIPPED
+    assert done["restart_required"] is True            # restart not allowed, network active
+    files = {f["name"]: f for f in done["pxe"]["files"]}
+    assert files["pxelinux.0"]["sha256"] == hashlib.sha256(b"\x00PXE" * 100).hexdigest()
+    assert files["pxelinux.0"]["owner"] == "tftpuser" and files["pxelinux.0"]["group"] == "tftpgroup"
+
+    again, lv2 = go(tmp_path, net=net)
+    assert again["changed"] is False and again["actions"] == [] and lv2.defined == []
+    assert again["restart_required"] is True
+
+
+def test_changed_source_and_loose_modes_are_fixed(tmp_path):
+    net = FakeNet(NET_XML)
+    go(tmp_path, net=net)
+    (tmp_path / "src/pxelinux.0").write_bytes(b"new")
+    os.chmod(tmp_path / "srv/tftp", 0o777)
+    os.chmod(tmp_path / "srv/tftp/pxelinux.cfg/default", 0o666)
+    r, _lv = go(tmp_path, net=net)
+    assert [a["kind"] for a in r["actions"]] == ["attrs", "copy", "attrs"], r["actions"]
+    assert "set TFTP root /srv/tftp to 0755" in r["actions"][0]["summary"]
+    assert r["actions"][1]["summary"].startswith("replace boot file /srv/tftp/pxelinux.0")
+    assert (tmp_path / "srv/tftp/pxelinux.0").read_bytes() == b"new"
+    assert oct(os.stat(tmp_path / "srv/tftp").st_mode & 0o777) == "0o755"
+
+
+def test_restart_allowed_plans_a_restart(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(pe, "restart_network", lambda lv, name: calls.append(name) or [])
+    net = FakeNet(NET_XML)
+    r, _lv = go(tmp_path, net=net, restart=True, check=True)
+    assert [a["kind"] for a in r["actions"]][-2:] == ["define", "restart"]
+    assert r["restart_required"] is False
+    assert calls == []
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"name": "nope"}, "name='nope': no such libvirt network"),
+    ({"owner": "nosuchuser"}, "owner='nosuchuser': no such user on the hypervisor"),
+    ({"group": "nosuchgroup"}, "group='nosuchgroup': no such group on the hypervisor"),
+    ({"tftp_root": "/src/pxelinux.0"}, "tftp_root='/src/pxelinux.0': exists and is not a directory"),
+    ({"tftp_root": "/src/pxelinux.0/sub"}, "tftp_root='/src/pxelinux.0/sub': /src/pxelinux.0 is a file"),
+    ({"boot_files": [{"name": "pxelinux.0", "src": "/src/missing", "content": None}]},
+     "boot_files[0].src='/src/missing': no such file on the hypervisor"),
+    ({"boot_files": [{"name": "pxelinux.0", "src": "/src", "content": None}]},
+     "boot_files[0].src='/src': is a directory, not a file"),
+    ({"boot_files": [{"name": "pxelinux.0", "src": None, "content": None}]},
+     "boot_files[0].name='pxelinux.0': is not in the TFTP root /srv/tftp"),
+    ({"address": "203.0.113.1"}, "address='203.0.113.1': is not an IPv4 address of network 'lab'"),
+])
+def test_bad_input_fails_before_anything_changes(tmp_path, change, message):
+    fake_tree(tmp_path)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    net = FakeNet(NET_XML)
+    r, lv = go(tmp_path, net=net, **change)
+    assert r.get("failed") and message in r["msg"], r
+    assert lv.defined == [] and sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_symlinked_boot_file_is_refused(tmp_path):
+    fake_tree(tmp_path)
+    (tmp_path / "srv/tftp").mkdir(parents=True)
+    os.symlink("/etc/shadow", tmp_path / "srv/tftp/pxelinux.0")
+    r, _lv = go(tmp_path)
+    assert r.get("failed") and "symlinks are refused" in r["msg"]
+
+
+def test_absent_removes_only_the_pxe_elements(tmp_path):
+    net = FakeNet(NET_XML)
+    go(tmp_path, net=net, restart=False)
+    r, lv = go(tmp_path, net=net, state="absent")
+    assert [a["kind"] for a in r["actions"]] == ["define"]
+    assert "<tftp" not in lv.defined[0] and "<bootp" not in lv.defined[0] and "<range" in lv.defined[0]
+    assert (tmp_path / "srv/tftp/pxelinux.0").exists()
+
+
+def test_verify_needs_an_active_network(tmp_path):
+    net = FakeNet(NET_XML, active=False)
+    r, _lv = go(tmp_path, net=net, verify=True)
+    assert r.get("failed") and "verify: network 'lab' is not active" in r["msg"]
+
+
+# --------------------------------------------------------------------------
+# pxe_files helpers
+# --------------------------------------------------------------------------
+
+def test_selinux_detection_and_helpers(tmp_path):
+    fs = FsRoot(str(tmp_path))
+    assert pf.selinux_enabled(fs, None) is False
+
+    class Runner:
+        available = True
+
+        def __init__(self, rc):
+            self.rc = rc
+
+        def run(self, args, check=True):
+            return type("R", (), {"ok": self.rc == 0})()
+
+    assert pf.selinux_enabled(fs, Runner(0)) is True
+    assert pf.selinux_enabled(fs, Runner(1)) is False
+    (tmp_path / "sys/fs/selinux").mkdir(parents=True)
+    (tmp_path / "sys/fs/selinux/enforce").write_text("1")
+    assert pf.selinux_enabled(fs, None) is True
+    assert pf.context_type("system_u:object_r:dnsmasq_exec_t:s0") == "dnsmasq_exec_t"
+    assert pf.context_type(None) is None
+    listing = "/var/lib/tftpboot(/.*)?  all files  system_u:object_r:dnsmasq_exec_t:s0\n"
+    assert pf.has_fcontext_rule(listing, "/var/lib/tftpboot")
+    assert not pf.has_fcontext_rule(listing, "/srv/tftp")
+    with pytest.raises(VirtnetError) as exc:
+        pf.selinux_reference(fs, None)
+    assert "set selinux_reference" in exc.value.msg
+    (tmp_path / "usr/sbin").mkdir(parents=True)
+    (tmp_path / "usr/sbin/dnsmasq").write_text("")
+    assert pf.selinux_reference(fs, None) == "/usr/sbin/dnsmasq"
+
+
+def test_resolve_owner_on_the_real_root():
+    owner = pf.resolve_owner(FsRoot("/"), "root", None)
+    assert (owner.user, owner.uid) == ("root", 0)
+    with pytest.raises(ValidationError):
+        pf.resolve_owner(FsRoot("/"), "vn-no-such-user", None)
