@@ -98,11 +98,25 @@ class SriovEngine(Engine):
 
     def __init__(self, module: Any, *, fs: FsRoot | None = None, writer: Any = None, lv: Libvirt | None = None) -> None:
         super().__init__(module)
-        self.fs = fs or open_root(self.params.get("sysfs_root"))
-        self.sysfs = Sysfs(self.fs, writer)
+        self._fs = fs
+        self._writer = writer
+        self._sysfs: Sysfs | None = None
         self.lv = lv or Libvirt(self.params["uri"])
         self._grubby: CommandRunner | None = None
         self._after: dict = {}
+
+    @property
+    def fs(self) -> FsRoot:
+        # Opened on first use, inside engine.run, so a bad sysfs_root is a clean failure.
+        if self._fs is None:
+            self._fs = open_root(self.params.get("sysfs_root"))
+        return self._fs
+
+    @property
+    def sysfs(self) -> Sysfs:
+        if self._sysfs is None:
+            self._sysfs = Sysfs(self.fs, self._writer)
+        return self._sysfs
 
     @property
     def grubby(self) -> CommandRunner:
