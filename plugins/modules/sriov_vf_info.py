@@ -10,7 +10,7 @@ module: sriov_vf_info
 short_description: Read SR-IOV physical functions, their VFs and the VMs using them
 version_added: 0.1.0
 description:
-  - Returns every SR-IOV capable network interface (physical function) of the host, or the one named O(pf): driver,
+  - Returns every SR-IOV capable network interface (physical function) of the host, or the one named O(pf), with its driver,
     PCI address, C(sriov_totalvfs), C(sriov_numvfs), the udev rule of M(virtnet.networking.sriov_vf), and each VF with
     its PCI address, network interface, MAC and the libvirt VMs whose definition or running configuration uses it.
   - Also returns whether the IOMMU is on, and the kernel arguments the seed recommends for this CPU.
