@@ -44,7 +44,7 @@ def pf_pci(slot: int) -> str:
 
 class FakeKernel:
     def __init__(self, root, *, iommu_groups: int = 4, cmdline: str = "BOOT_IMAGE=/vmlinuz root=/dev/vda1 ro",
-                 cpu_vendor: str = "GenuineIntel", delay: float = 0.0) -> None:
+                 cpu_vendor: str = "GenuineIntel", delay: float = 0.0, vfio: bool = True) -> None:
         self.root = str(root)
         self.delay = delay
         self.writes: list = []          # [(host path, value)]
@@ -59,6 +59,9 @@ class FakeKernel:
         for i in range(iommu_groups):
             os.makedirs(self.p("sys/kernel/iommu_groups/%d/devices" % i), exist_ok=True)
         self.set_cmdline(cmdline)
+        if vfio:
+            os.makedirs(self.p("dev/vfio"))
+            open(self.p("dev/vfio/vfio"), "w").close()
         # sriov_vf's sysfs_root option only accepts a tree with this marker.
         open(self.p(".virtnet-fake-sysfs"), "w").close()
         self.refuse: dict = {}          # count -> errno the "driver" answers (ENOMEM...)

@@ -131,7 +131,7 @@ class SriovEngine(Engine):
         name = self.params["pf"]
         pf = self.sysfs.pf(name)
         state = sm.HostState(pf=pf, iommu_groups=self.sysfs.iommu_groups(), cmdline=self.sysfs.cmdline(),
-                             cpu_vendor=self.sysfs.cpu_vendor())
+                             cpu_vendor=self.sysfs.cpu_vendor(), vfio=self.sysfs.vfio())
         if state.iommu_groups == 0 and self.grubby.available:
             # Only needed to enable the IOMMU; grubby is not run on a host that has it.
             state.boot_args = parse_grubby_info(self.grubby.run(["--info=ALL"]).out)
@@ -264,4 +264,5 @@ def info(fs: FsRoot, lv: Libvirt, name: str | None = None) -> dict:
     return {"pfs": out, "iommu": {"groups": sysfs.iommu_groups(), "enabled": sysfs.iommu_groups() > 0,
                                   "cmdline": [a for a in cmdline if a.split("=")[0] in ("intel_iommu", "amd_iommu",
                                                                                         "iommu")],
-                                  "recommended_args": list(sm.iommu_args(vendor)), "cpu_vendor": vendor}}
+                                  "recommended_args": list(sm.iommu_args(vendor)), "cpu_vendor": vendor,
+                                  "vfio": sysfs.vfio()}}

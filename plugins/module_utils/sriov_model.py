@@ -109,6 +109,7 @@ class HostState:
     assignments: list = field(default_factory=list)   # [Assignment] of this PF's VFs (by PCI)
     vms: dict = field(default_factory=dict)           # {name: active}
     same_driver: list = field(default_factory=list)   # other PFs with the same driver
+    vfio: bool = False                                # /dev/vfio/vfio: a VF can be given to a running VM
 
     def vf_index(self, pci: str) -> int | None:
         for vf in self.pf.vfs:

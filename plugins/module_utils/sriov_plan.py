@@ -227,6 +227,10 @@ def _plan_attach(want: sm.Desired, have: sm.HostState, p: Plan, after: dict, rem
     need_live = att.live and active and (existing is None or not existing.live)
     if not (need_config or need_live):
         return
+    if need_live and not have.vfio:
+        raise ValidationError("attach.live", True, "VM %s is running, but this host has no VFIO (/dev/vfio/vfio), so "
+                                                   "a VF cannot be hot-plugged; set attach.live=false to change only "
+                                                   "its persistent definition" % att.vm)
     where = " and ".join(w for w, on in (("persistent config", need_config), ("running VM", need_live)) if on)
     p.add("attach", "attach VF %d of %s to VM %s as <interface type='hostdev'> with MAC %s (%s)"
           % (idx, pf.name, att.vm, mac, where), NONE if need_live else CONFIG,

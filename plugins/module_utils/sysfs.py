@@ -25,6 +25,7 @@ CLASS_NET = "/sys/class/net"
 IOMMU_GROUPS = "/sys/kernel/iommu_groups"
 PROC_CMDLINE = "/proc/cmdline"
 PROC_CPUINFO = "/proc/cpuinfo"
+VFIO_DEV = "/dev/vfio/vfio"
 
 
 class SysfsWriter:
@@ -130,6 +131,10 @@ class Sysfs:
 
     def cmdline(self) -> list:
         return (self.fs.read(PROC_CMDLINE, "") or "").split()
+
+    def vfio(self) -> bool:
+        """The VFIO container device libvirt needs to pass a PCI device to a running VM."""
+        return self.fs.exists(VFIO_DEV)
 
     def cpu_vendor(self) -> str | None:
         for line in (self.fs.read(PROC_CPUINFO, "") or "").splitlines():

@@ -75,7 +75,8 @@ pfs:
            vms: [{vm: web, mac: "52:54:00:00:01:01", kind: interface, config: true, live: true}]}
 iommu:
   description: "C(enabled) (IOMMU groups exist), C(groups) (how many), C(cmdline) (IOMMU arguments on the kernel
-    command line), C(recommended_args) (the seed's for this CPU), C(cpu_vendor)."
+    command line), C(recommended_args) (the seed's for this CPU), C(cpu_vendor), C(vfio) (C(/dev/vfio/vfio) exists, so a VF can
+    be given to a running VM)."
   returned: always
   type: dict
 """

@@ -150,3 +150,55 @@ def test_bad_inputs_leave_libvirt_and_sysfs_alone(sb, kernel, guests):
 def test_sysfs_root_must_be_a_marked_fake_tree(sb, tmp_path):
     result = run_module("sriov_vf", {"uri": sb.uri, "pf": "eth1", "num_vfs": 1, "sysfs_root": str(tmp_path)})
     assert result["failed"] and "is not a fake sysfs tree" in result["msg"]
+
+
+@pytest.fixture
+def running(sb):
+    g = sb.start_guest("sriovrun", [], persistent=True)
+    yield "sriovrun"
+    g.destroy()
+
+
+def test_running_guest_hot_plug_is_hardware_only(sb, tmp_path, running):
+    """A running guest: without VFIO (this host) the module refuses a hot plug
+    before writing anything; pretending VFIO exists, libvirt itself refuses
+    (measured: the definition is left unchanged too); live=false puts the
+    VF in the definition only."""
+    novfio = FakeKernel(tmp_path / "novfio", vfio=False)
+    novfio.add_pf("eth1", driver="ixgbe", total=7, slot=3)
+    novfio.watch()
+    try:
+        ok = run_module("sriov_vf", args(sb, novfio, pf="eth1", num_vfs=1))
+        assert not ok.get("failed"), ok
+        before = sb.snapshot(), novfio.listing()
+        refused = run_module("sriov_vf", args(sb, novfio, pf="eth1", attach={"vm": running}))
+        assert refused["failed"] and refused["msg"] == (
+            "attach.live=True: VM sriovrun is running, but this host has no VFIO (/dev/vfio/vfio), so a VF cannot be "
+            "hot-plugged; set attach.live=false to change only its persistent definition")
+        assert (sb.snapshot(), novfio.listing()) == before
+
+        _c, applied, _a = converge("sriov_vf", args(sb, novfio, pf="eth1",
+                                                    attach={"vm": running, "live": False, "mac": "52:54:00:00:05:01"}))
+        assert [a["kind"] for a in applied["actions"]] == ["attach"]
+        assert len(hostdev_ifaces(sb, running)) == 1
+        live = etree.fromstring(sb.virsh("dumpxml", running).stdout.encode())
+        assert live.findall("devices/interface[@type='hostdev']") == []
+        assert applied["sriov"]["assigned"] == [{"vf": 0, "vm": running, "mac": "52:54:00:00:05:01",
+                                                 "config": True, "live": False}]
+    finally:
+        novfio.stop()
+
+    pretend = FakeKernel(tmp_path / "pretend", vfio=True)
+    pretend.add_pf("eth1", driver="ixgbe", total=7, slot=4)
+    pretend.watch()
+    try:
+        ok = run_module("sriov_vf", args(sb, pretend, pf="eth1", num_vfs=1))
+        assert not ok.get("failed"), ok
+        before = sb.snapshot()
+        result = run_module("sriov_vf", args(sb, pretend, pf="eth1", attach={"vm": running, "vf": "0"}))
+        assert result["failed"] and "host doesn't support passthrough of host PCI devices" in result["msg"], result
+        sent = etree.fromstring(result["xml"].encode())     # the failure carries the XML that was sent
+        assert (sent.get("type"), sent.get("managed"), sent.find("source/address").get("slot")) == ("hostdev", "yes", "0x14")
+        assert sb.snapshot() == before
+    finally:
+        pretend.stop()

@@ -91,6 +91,9 @@ CASES = [
      "attach: no free VF on eth1: all 2 are assigned (vm1 (VF 0, 0000:00:13.0), vm2 (VF 1, 0000:00:13.1))"),
     ("attach without VFs", {}, None, dict(pf="eth1", attach={"vm": "vm1"}),
      "attach: no free VF on eth1: it has no VFs; set num_vfs"),
+    ("hot plug without VFIO", {"vfio": False}, PRE_2VFS_VM1, dict(pf="eth1", attach={"vm": "vm3"}),
+     "attach.live=True: VM vm3 is running, but this host has no VFIO (/dev/vfio/vfio), so a VF cannot be hot-plugged; "
+     "set attach.live=false to change only its persistent definition"),
     ("attach while absent", {}, None, dict(pf="eth1", state="absent", attach={"vm": "vm1"}),
      "attach.state='present': cannot attach a VF while state=absent removes every VF"),
 ]

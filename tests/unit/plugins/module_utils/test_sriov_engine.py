@@ -328,7 +328,7 @@ def test_attach_with_another_mac_replaces_the_interface(host):
     host.converge(pf="eth1", attach={"vm": "vm1", "vf": "0000:00:13.0", "mac": "52:54:00:00:01:01"})
     _c, applied, _a = host.converge(pf="eth1", attach={"vm": "vm1", "vf": "0", "mac": "52:54:00:00:01:09"})
     assert [a["kind"] for a in applied["actions"]] == ["detach", "attach"]
-    assert [m for m, _ in host.lv.doms["vm1"].hostdevs()] == ["52:54:00:00:01:09"]
+    assert [mac for mac, _attrs in host.lv.doms["vm1"].hostdevs()] == ["52:54:00:00:01:09"]
 
 
 def test_create_and_attach_in_one_task(host):
@@ -404,3 +404,14 @@ def test_open_root_only_takes_a_marked_fake_tree(tmp_path):
     with pytest.raises(VirtnetError) as exc:
         se.open_root(str(tmp_path))
     assert "is not a fake sysfs tree" in exc.value.msg
+
+
+def test_a_running_vm_without_vfio_gets_the_vf_in_its_definition_only(tmp_path):
+    h = Host(tmp_path, vfio=False)
+    h.converge(pf="eth1", num_vfs=1)
+    _c, applied, _a = h.converge(pf="eth1", attach={"vm": "vm3", "live": False, "mac": "52:54:00:00:03:01"})
+    assert h.lv.doms["vm3"].calls[0][2] == se.AFFECT_CONFIG
+    assert h.lv.doms["vm3"].hostdevs("live") == [] and len(h.lv.doms["vm3"].hostdevs("config")) == 1
+    assert applied["sriov"]["assigned"] == [{"vf": 0, "vm": "vm3", "mac": "52:54:00:00:03:01", "config": True,
+                                             "live": False}]
+    h.kernel.stop()
