@@ -965,6 +965,20 @@ class Sandbox:
                 raise SandboxError(f"libvirtd not ready after {timeout}s")
             time.sleep(0.05)
 
+    def restart_libvirtd(self, timeout: float = 90) -> float:
+        """Start libvirtd again: after a test killed it, or (when it runs) stop
+        it first. Returns the seconds until it answers. Networks (their dnsmasq
+        and firewall rules) and guests keep running meanwhile; libvirtd picks
+        them up again from its state directory, as after a daemon restart on a
+        real host."""
+        t0 = time.monotonic()
+        lv = self.meta.get("pids", {}).get("libvirtd")
+        if lv and _alive(lv["pid"], lv.get("start")):
+            _kill_pids([lv["pid"]], gentle=True)
+        self._spawn("libvirtd", self.hv_argv(["libvirtd"]), "libvirtd.stdout")
+        self._wait_libvirt(timeout)
+        return time.monotonic() - t0
+
     def _save_caps_cache(self) -> None:
         """Keep libvirt's qemu capability cache (the ~8 s probe) for later instances."""
         src = self.state_dir / "cache/libvirt/qemu/capabilities"
