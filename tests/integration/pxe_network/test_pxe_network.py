@@ -10,9 +10,11 @@ subnet: 203.0.113.128/27 (and .160/27 for the second network).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 
@@ -306,3 +308,112 @@ def test_bad_input_is_named_and_changes_nothing(hv, pxe_net, tftp_dir, case, cha
     assert snapshot(hv.sb) == before
     assert listing(tftp_dir) == files_before
     assert not root.exists()
+
+
+# --------------------------------------------------------------------------
+# the example playbook, on the sandbox through the demo inventory
+# --------------------------------------------------------------------------
+
+def playbook(sb, *args):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(root, ".build"), ANSIBLE_NOCOLOR="1",
+               VIRTNET_SANDBOX_NAME=sb.name, VIRTNET_SANDBOX_KEEP="1")
+    cp = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
+                         os.path.join(root, "playbooks", "inventory", "demo"),
+                         os.path.join(root, "playbooks", "pxe.yml"), *args],
+                        env=env, capture_output=True, text=True, check=False, timeout=300)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    return re.search(r"sandbox-hv\s*:\s*ok=(\d+)\s+changed=(\d+)", cp.stdout).groups(), cp.stdout
+
+
+def test_example_playbook_check_apply_again(hv, pxe_net, tftp_dir):
+    img = vnsb.guest_image()
+    root = tftp_dir / "playbook"
+    extra = json.dumps({"pxe_network": NET, "pxe_tftp_root": str(root), "virtnet_libvirt_uri": hv.sb.uri,
+                        "pxe_boot_files": [{"name": "boot.ipxe", "content": ipxe_script("vn5pb")},
+                                           {"name": "vmlinuz", "src": str(img.kernel)},
+                                           {"name": "initrd.gz", "src": str(img.initrd)}],
+                        "pxe_bootp_file": "boot.ipxe"})
+    before = hv.virsh("net-dumpxml", "--inactive", NET)
+    (_ok, changed), _out = playbook(hv.sb, "--check", "-e", extra)
+    assert changed == "1" and not root.exists() and hv.virsh("net-dumpxml", "--inactive", NET) == before
+    (_ok, changed), out = playbook(hv.sb, "-e", extra)
+    assert changed == "1", out
+    assert "dnsmasq serves it now" in out
+    assert etree.fromstring(hv.virsh("net-dumpxml", NET).encode()).find("ip/tftp").get("root") == str(root)
+    (_ok, changed), out = playbook(hv.sb, "-e", extra)
+    assert changed == "0", out
+
+
+# --------------------------------------------------------------------------
+# seed 15.8.3: a bridged network, the PXE server outside libvirt
+# --------------------------------------------------------------------------
+
+OUT_ADDR = "203.0.113.97"
+OUT_RANGE = ("203.0.113.110", "203.0.113.120")
+
+
+@pytest.fixture
+def outside_pxe(hv, tftp_dir):
+    """A host bridge vn5br on the hypervisor, wired (veth) to the outside
+    namespace, where a dnsmasq of ours does DHCP + TFTP on 203.0.113.96/27."""
+    sb = hv.sb
+    out_ns = sb.out_ns
+    root = tftp_dir / "outside"
+    root.mkdir()
+    img = vnsb.guest_image()
+    shutil.copy(img.kernel, root / "vmlinuz")
+    shutil.copy(img.initrd, root / "initrd.gz")
+    (root / "boot.ipxe").write_text(ipxe_script("vn5g3"))
+    # From the root namespace: the hypervisor's mount namespace has its own /run, without /run/netns.
+    batch = ["link add vn5br netns %s type bridge stp_state 0 forward_delay 0" % sb.hv_ns,
+             "link add vn5o0 netns %s type veth peer name vn5p0 netns %s" % (out_ns, sb.hv_ns)]
+    vnsb.run(["ip", "-batch", "-"], input="\n".join(batch) + "\n")
+    # No IPv6 on the two hypervisor-side links: their link-local addresses and
+    # routes would appear in the middle of the "host unchanged" comparison.
+    sb.run_hv(["sysctl", "-qw", "net.ipv6.conf.vn5br.disable_ipv6=1", "net.ipv6.conf.vn5p0.disable_ipv6=1"],
+              check=True)
+    for argv in (["link", "set", "vn5br", "up"], ["link", "set", "vn5p0", "master", "vn5br", "up"]):
+        sb.run_hv(["ip", *argv], check=True)
+    sb.run_out(["ip", "addr", "add", OUT_ADDR + "/27", "dev", "vn5o0"], check=True)
+    sb.run_out(["ip", "link", "set", "vn5o0", "up"], check=True)
+    deadline = time.monotonic() + 10   # links settled, so "host unchanged" snapshots compare steady state
+    while "state UP" not in sb.run_hv(["ip", "-o", "link", "show", "vn5br"]).stdout and time.monotonic() < deadline:
+        time.sleep(0.2)
+    log = open(tftp_dir / "outside-dnsmasq.log", "wb")
+    proc = subprocess.Popen(sb.out_argv([
+        "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--user=root", "--group=root",
+        "--interface=vn5o0", "--bind-interfaces", "--dhcp-range=%s,%s,255.255.255.224,1h" % OUT_RANGE,
+        "--dhcp-boot=boot.ipxe", "--enable-tftp", "--tftp-root=%s" % root, "--no-ping", "--log-dhcp",
+        "--dhcp-leasefile=%s" % (tftp_dir / "outside.leases"), "--log-facility=-"]),
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        yield proc
+    finally:
+        proc.terminate()       # our dnsmasq, by its PID (ip netns exec execs into it)
+        proc.wait(timeout=10)
+        log.close()
+        sb.run_hv(["ip", "link", "del", "vn5p0"])
+        sb.run_hv(["ip", "link", "del", "vn5br"])
+
+
+def test_bridged_network_boots_from_the_outside_pxe_server(hv, outside_pxe):
+    net = dict(name="vn5bridged", forward={"mode": "bridge"}, bridge={"name": "vn5br"})
+    r = hv.run("virt_network", **net)
+    assert not r.get("failed"), r
+    # libvirt runs no DHCP/TFTP on a bridged network: pxe_network says so, changes nothing.
+    before = snapshot(hv.sb)
+    bad = hv.run("pxe_network", name="vn5bridged", bootp_file="boot.ipxe")
+    assert bad.get("failed") and "name='vn5bridged': the network has no IPv4 address" in bad["msg"], bad
+    assert snapshot(hv.sb) == before
+    t0 = time.monotonic()
+    g = pxe_guest(hv.sb, "vn5g3", "vn5bridged")
+    try:
+        ip = g.wait_for_lease("eth0", timeout=120)
+        print("bridged PXE boot to lease: %.1f s" % (time.monotonic() - t0))
+        assert OUT_RANGE[0] <= ip <= OUT_RANGE[1], ip
+        assert g.events("BOOTED")[0][1] == "vn5g3"
+    finally:
+        g.destroy()
+        hv.virsh("net-destroy", "vn5bridged")
+        hv.virsh("net-undefine", "vn5bridged")
