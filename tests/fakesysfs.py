@@ -186,7 +186,7 @@ class FakeKernel:
                 os.symlink("../%s" % info["pci"], os.path.join(vdir, "physfn"))
                 os.symlink("../%s" % vpci, os.path.join(pfdir, "virtfn%d" % i))
                 self._driver_link(vdir, info["vf_driver"])
-                if info["vf_driver"]:
+                if info["vf_driver"] not in (None, "vfio-pci", "pci-stub"):   # only a NIC driver makes a netdev
                     self._netdev(vdir, "%sv%d" % (pf, i), "00:00:00:00:00:00")
 
     def watch(self, interval: float = 0.02) -> "FakeKernel":

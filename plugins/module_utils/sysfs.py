@@ -26,6 +26,7 @@ IOMMU_GROUPS = "/sys/kernel/iommu_groups"
 PROC_CMDLINE = "/proc/cmdline"
 PROC_CPUINFO = "/proc/cpuinfo"
 VFIO_DEV = "/dev/vfio/vfio"
+NO_NETDEV_DRIVERS = ("vfio-pci", "pci-stub")
 
 
 class SysfsWriter:
@@ -179,7 +180,10 @@ def _not_ready(info: PfInfo, count: int) -> str:
         return "sriov_numvfs is %s" % info.numvfs
     if len(info.vfs) != count:
         return "%d of %d VFs present" % (len(info.vfs), count)
-    waiting = [v.index for v in info.vfs if v.pci is None or (v.driver and v.driver != "vfio-pci" and not v.netdev)]
+    # A VF bound to a network driver gets its interface a moment after the
+    # PCI device; one bound to vfio-pci / pci-stub (or to nothing) never does.
+    waiting = [v.index for v in info.vfs
+               if v.pci is None or (v.driver and v.driver not in NO_NETDEV_DRIVERS and not v.netdev)]
     if waiting:
         return "VF(s) %s have no network interface yet" % ", ".join(str(i) for i in waiting)
     return ""

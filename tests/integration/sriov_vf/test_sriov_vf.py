@@ -14,12 +14,13 @@ starts on a host without VFIO (the reason live attach is hardware-only).
 from __future__ import annotations
 
 import os
+import stat
 import time
 
 import pytest
 from lxml import etree
 
-from fakesysfs import FakeKernel
+from fakesysfs import FakeKernel, fake_grubby
 from virtnet_testlib import converge, run_module
 
 VM = "sriovvm1"
@@ -72,6 +73,10 @@ def test_vfs_attach_to_a_shut_off_guest_and_detach(sb, kernel, guests):
     assert [a["kind"] for a in applied["actions"]] == ["numvfs", "udev", "attach"]
     assert applied["attached"] == {"vm": VM, "vf": 0, "pci": "0000:00:13.0", "mac": "52:54:00:00:01:01"}
     assert [v for p, v in kernel.writes] == ["2"]
+    rule = kernel.p("etc/udev/rules.d/eth1.rules")
+    assert open(rule).read().splitlines()[1] == \
+        'ACTION=="add", SUBSYSTEM=="net", ENV{ID_NET_DRIVER}=="ixgbe", ATTR{device/sriov_numvfs}="2"'
+    assert stat.S_IMODE(os.stat(rule).st_mode) == 0o644
     # What libvirt stored in the persistent definition:
     ifaces = hostdev_ifaces(sb, VM)
     assert len(ifaces) == 1
@@ -202,3 +207,21 @@ def test_running_guest_hot_plug_is_hardware_only(sb, tmp_path, running):
         assert sb.snapshot() == before
     finally:
         pretend.stop()
+
+
+def test_enable_iommu_runs_the_grubby_on_path_and_asks_for_a_reboot(sb, tmp_path):
+    """The module process finds grubby through PATH like any tool; here a fake
+    one that keeps the boot entry's arguments in a file."""
+    k = FakeKernel(tmp_path / "root", iommu_groups=0)
+    k.add_pf("eth1", driver="ixgbe", total=7, slot=3)
+    grubby = fake_grubby(tmp_path / "bin", tmp_path)
+    env = {"PATH": "%s:%s" % (tmp_path / "bin", os.environ["PATH"])}
+    before = k.listing()
+    refused = run_module("sriov_vf", args(sb, k, pf="eth1", num_vfs=2), env=env)
+    assert refused["failed"] and 'grubby --args="intel_iommu=on iommu=pt" --update-kernel=ALL' in refused["msg"]
+    _c, applied, again = converge("sriov_vf", args(sb, k, pf="eth1", num_vfs=2, enable_iommu=True), env=env)
+    assert [a["kind"] for a in applied["actions"]] == ["grubby"] and applied["reboot_required"] is True
+    assert again["restart_required"] is True
+    assert open(grubby["log"]).read().count("--update-kernel=ALL --args=intel_iommu=on iommu=pt") == 1
+    assert open(grubby["state"]).read().split()[-2:] == ["intel_iommu=on", "iommu=pt"]
+    assert k.listing() == before

@@ -107,3 +107,13 @@ def test_watcher_plays_the_kernel_for_another_process(kernel):
         f.write("3\n")
     pf = sysfs(kernel).wait_vfs("eth1", 3, timeout=5)
     assert [v.netdev for v in pf.vfs] == ["eth1v0", "eth1v1", "eth1v2"]
+
+
+def test_vfs_bound_to_vfio_or_no_driver_are_not_waited_for(tmp_path):
+    for i, vf_driver in enumerate(("vfio-pci", None)):
+        k = FakeKernel(tmp_path / str(i))
+        k.add_pf("eth1", total=4, vf_driver=vf_driver)
+        s = sysfs(k)
+        s.set_numvfs("eth1", 2)
+        pf = s.wait_vfs("eth1", 2, timeout=0.5)
+        assert [(v.driver, v.netdev) for v in pf.vfs] == [(vf_driver, None)] * 2
