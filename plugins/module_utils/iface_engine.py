@@ -7,6 +7,7 @@ detach, define, restart), and the read side of ``virt_iface_info``."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from typing import Any
@@ -75,6 +76,25 @@ def _boot_orders(root: Any, skip: Any = None) -> dict:
     return out
 
 
+def _config_copy(live_el: Any) -> Any:
+    """A running NIC's element without what only the running domain has
+    (tap name, network port, libvirt's own alias), to write to the config."""
+    if live_el is None:
+        return None
+    el = copy.deepcopy(live_el)
+    for child in el.findall("target"):
+        el.remove(child)
+    src = el.find("source")
+    if src is not None and el.get("type") == "network":
+        for attr in ("portid", "bridge"):
+            src.attrib.pop(attr, None)
+    alias = el.find("alias")
+    if alias is not None and not alias.get("name", "").startswith(im.ALIAS_PREFIX):
+        el.remove(alias)
+    el.tail = None
+    return el
+
+
 class DomainXml:
     """One domain's config and live XML, parsed once."""
 
@@ -104,10 +124,15 @@ def read_state(lv: Libvirt, desired: ival.Desired, *, links: dict | None = None)
     config_el = d.config_ifaces[ci][1] if ci is not None else None
     live_el = d.live_ifaces[li][1] if li is not None else None
     if live is None and config is not None and d.running:
-        # A MAC change written to the config and not restarted yet: the
-        # running NIC still has the old MAC; same PCI slot, same NIC.
+        # The same NIC, running an older definition: an alias or a MAC
+        # written to the config and not restarted yet.  Found by the
+        # config's MAC, or (MAC change) by the PCI slot, which an edit keeps.
         for m, el in d.live_ifaces:
-            if config.pci_address and m.pci_address == config.pci_address and m.mac != config.mac:
+            if m.mac == config.mac:
+                live, live_el = m, el
+        for m, el in d.live_ifaces:
+            if live is None and config.pci_address and m.pci_address == config.pci_address \
+                    and m.mac not in {c.mac for c, _el in d.config_ifaces}:
                 live, live_el = m, el
     own = {m.mac for m in (config, live) if m is not None}
     host_macs: dict = {}
@@ -209,7 +234,7 @@ class IfaceEngine(Engine):
         else:
             if self._live_pci and target.pci_address is None:
                 target = dataclasses.replace(target, pci_address=self._live_pci)
-            new = ix.build_element(target, base=self._live_el)
+            new = ix.build_element(target, base=_config_copy(self._live_el))
             existing = root.findall("devices/interface")
             if existing:
                 existing[-1].addnext(new)

@@ -1,0 +1,245 @@
+"""iface_engine over a fake libvirt: what it reads (identity in config and
+live, MACs of the whole host, ACPI, <os><boot>), what it sends (the domain
+XML with only the one interface edited, in place), and info."""
+
+from types import SimpleNamespace
+
+import pytest
+from lxml import etree
+
+from ansible_collections.virtnet.networking.plugins.module_utils import iface_engine as ie
+from ansible_collections.virtnet.networking.plugins.module_utils import iface_validate as ival
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
+
+DOM = """<domain type='qemu'>
+  <name>%(name)s</name>
+  <os><type arch='x86_64' machine='pc-i440fx-10.0'>hvm</type>%(boot)s</os>
+  <features>%(acpi)s</features>
+  <devices>
+    <disk type='file' device='disk'><target dev='vda' bus='virtio'/></disk>
+    %(ifaces)s
+    <serial type='pty'/>
+  </devices>
+</domain>"""
+
+NIC_A = """<interface type='network'>
+      <mac address='52:54:00:00:00:01'/>
+      <source network='default'/>
+      <model type='virtio'/>
+      <alias name='ua-web'/>
+      <rom bar='off'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/>
+    </interface>"""
+NIC_A_LIVE = """<interface type='network'>
+      <mac address='52:54:00:00:00:01'/>
+      <source network='default' portid='1b0c' bridge='virbr0'/>
+      <target dev='vnet7'/>
+      <model type='virtio'/>
+      <alias name='%s'/>
+      <rom bar='off'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/>
+    </interface>"""
+NIC_B = """<interface type='direct'>
+      <mac address='52:54:00:00:00:02'/>
+      <source dev='lan2' mode='bridge'/>
+      <model type='virtio'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x04' function='0x0'/>
+    </interface>"""
+
+
+def dom_xml(name, ifaces, *, boot=True, acpi=True):
+    return DOM % {"name": name, "ifaces": "\n    ".join(ifaces), "boot": "<boot dev='hd'/>" if boot else "",
+                  "acpi": "<acpi/>" if acpi else ""}
+
+
+class FakeDom:
+    def __init__(self, name, config, live=None):
+        self._name, self.config, self.live = name, config, live
+        self.calls = []
+
+    def name(self):
+        return self._name
+
+    def isActive(self):
+        return self.live is not None
+
+    def isPersistent(self):
+        return self.config is not None
+
+    def XMLDesc(self, flags):
+        return self.config if flags & ie.XML_INACTIVE else (self.live or self.config)
+
+    def attachDeviceFlags(self, xml, flags):
+        self.calls.append(("attach", xml, flags))
+        root = etree.fromstring(self.live.encode())
+        el = etree.fromstring(xml.encode())
+        etree.SubElement(el, "address", type="pci", domain="0x0000", bus="0x00", slot="0x09", function="0x0")
+        root.find("devices").append(el)
+        self.live = etree.tostring(root, encoding="unicode")
+
+    def updateDeviceFlags(self, xml, flags):
+        self.calls.append(("update", xml, flags))
+
+    def interfaceAddresses(self, source, flags):
+        if source == 0:
+            return {"vnet7": {"hwaddr": "52:54:00:00:00:01", "addrs": [{"addr": "192.0.2.10", "prefix": 24,
+                                                                        "type": 0}]}}
+        raise RuntimeError("no agent")
+
+
+class FakeLv:
+    def __init__(self, doms, networks=("default",)):
+        self.doms = {d.name(): d for d in doms}
+        self.nets = [SimpleNamespace(name=lambda n=n: n, isActive=lambda: True) for n in networks]
+        self.defined = []
+        self.conn = SimpleNamespace(defineXML=self._define)
+
+    def _define(self, xml):
+        self.defined.append(xml)
+        name = etree.fromstring(xml.encode()).findtext("name")
+        self.doms[name].config = xml
+
+    def domain(self, name):
+        return self.doms.get(name)
+
+    def domains(self):
+        return list(self.doms.values())
+
+    def networks(self):
+        return self.nets
+
+    def call(self, what, fn, *args, xml=None):
+        return fn(*args)
+
+    def close(self):
+        pass
+
+
+class FakeModule:
+    def __init__(self, check_mode=False, **params):
+        self.params = dict({"uri": "qemu+ssh://hv/system", "state": "present", "restart": False,
+                            "restart_timeout": 60}, **params)
+        for key in ("mac", "alias", "type", "source", "mode", "model", "link", "boot_order", "port_forwards", "ips",
+                    "vlan", "managed"):
+            self.params.setdefault(key, None)
+        self.check_mode = check_mode
+        self._diff = True
+        self.result = None
+
+    def exit_json(self, **kw):
+        self.result = kw
+
+    def fail_json(self, **kw):
+        self.result = dict(kw, failed=True)
+
+    def warn(self, msg):
+        pass
+
+
+def engine_for(lv, **params):
+    module = FakeModule(**params)
+    eng = ie.IfaceEngine(module)
+    eng.lv = lv
+    return module, eng
+
+
+def desired(**p):
+    return ival.desired_from_params(dict({"domain": "vm1", "state": "present", "restart": False,
+                                          "restart_timeout": 60}, **p))
+
+
+def test_read_state_identity_config_and_live():
+    vm = FakeDom("vm1", dom_xml("vm1", [NIC_B, NIC_A]), dom_xml("vm1", [NIC_B, NIC_A_LIVE % "ua-web"]))
+    other = FakeDom("vm2", dom_xml("vm2", ["<interface type='network'><mac address='52:54:00:00:00:09'/>"
+                                           "<source network='default'/></interface>"]))
+    state, _d, config_el, live_el = ie.read_state(FakeLv([vm, other]), desired(alias="ua-web"))
+    assert state.config_index == 1 and state.config.mac == "52:54:00:00:00:01"
+    assert live_el.find("target").get("dev") == "vnet7"
+    assert state.host_macs == {"52:54:00:00:00:02": "domain vm1 (another interface)",
+                               "52:54:00:00:00:09": "domain vm2"}
+    assert state.os_boot and state.acpi and state.networks == {"default": True}
+    assert state.boot_orders == {}
+
+
+def test_live_nic_without_the_new_alias_is_still_the_same_nic():
+    """Alias written to the config, domain not restarted: the running NIC
+    (libvirt's alias net0) is found by the config's MAC, not hot-plugged again."""
+    vm = FakeDom("vm1", dom_xml("vm1", [NIC_A]), dom_xml("vm1", [NIC_A_LIVE % "net0"]))
+    state, _d, _c, live_el = ie.read_state(FakeLv([vm]), desired(alias="ua-web"))
+    assert live_el is not None and state.live.alias is None
+    from ansible_collections.virtnet.networking.plugins.module_utils import iface_plan as ipl
+    plan, _t = ipl.plan(desired(alias="ua-web"), state)
+    assert plan.actions == [] and plan.pending == ["alias"]
+
+
+def test_needs_acpi_only_on_pc_machines():
+    assert ie._needs_acpi(etree.fromstring(dom_xml("x", [], acpi=False)))
+    assert not ie._needs_acpi(etree.fromstring(dom_xml("x", [])))
+    q35 = dom_xml("x", [], acpi=False).replace("pc-i440fx-10.0", "pc-q35-10.0")
+    assert not ie._needs_acpi(etree.fromstring(q35))
+
+
+def test_define_edits_only_that_interface_in_place():
+    vm = FakeDom("vm1", dom_xml("vm1", [NIC_B, NIC_A]))
+    lv = FakeLv([vm])
+    module, eng = engine_for(lv, domain="vm1", alias="ua-web", type="bridge", source="br0", boot_order=None)
+    run(module, eng)
+    assert module.result["changed"] and not module.result.get("failed"), module.result
+    assert len(lv.defined) == 1
+    root = etree.fromstring(lv.defined[0].encode())
+    ifaces = root.findall("devices/interface")
+    assert [i.get("type") for i in ifaces] == ["direct", "bridge"]
+    assert etree.tostring(ifaces[0]) == etree.tostring(etree.fromstring(dom_xml("vm1", [NIC_B, NIC_A]).encode())
+                                                       .findall("devices/interface")[0])
+    assert ifaces[1].find("rom").get("bar") == "off"
+    assert ifaces[1].find("address").get("slot") == "0x03"
+    assert [c.tag for c in root.find("devices")] == ["disk", "interface", "interface", "serial"]
+    assert module.result["interface"]["config"]["type"] == "bridge"
+
+
+def test_hotplug_writes_the_live_pci_slot_to_the_config():
+    vm = FakeDom("vm1", dom_xml("vm1", [NIC_B]), dom_xml("vm1", [NIC_B]))
+    lv = FakeLv([vm])
+    module, eng = engine_for(lv, domain="vm1", alias="ua-new", type="network", source="default")
+    run(module, eng)
+    assert [c[0] for c in vm.calls] == ["attach"] and vm.calls[0][2] == ie.AFFECT_LIVE
+    sent = etree.fromstring(vm.calls[0][1].encode())
+    assert sent.find("alias").get("name") == "ua-new" and sent.find("address") is None
+    new = etree.fromstring(lv.defined[0].encode()).findall("devices/interface")[1]
+    assert new.find("address").get("slot") == "0x09"
+    assert new.find("mac").get("address") == module.result["interface"]["config"]["mac"]
+
+
+def test_check_mode_sends_nothing():
+    vm = FakeDom("vm1", dom_xml("vm1", [NIC_B]), dom_xml("vm1", [NIC_B]))
+    lv = FakeLv([vm])
+    module = FakeModule(check_mode=True, domain="vm1", alias="ua-new", type="network", source="default")
+    eng = ie.IfaceEngine(module)
+    eng.lv = lv
+    run(module, eng)
+    assert module.result["changed"] and vm.calls == [] and lv.defined == []
+    assert [a["kind"] for a in module.result["actions"]] == ["attach", "define"]
+
+
+def test_config_copy_of_a_live_nic():
+    el = ie._config_copy(etree.fromstring(NIC_A_LIVE % "net0"))
+    assert el.find("target") is None and el.find("alias") is None
+    assert el.find("source").attrib == {"network": "default"}
+
+
+def test_info_lists_nics_with_addresses():
+    vm = FakeDom("vm1", dom_xml("vm1", [NIC_A]), dom_xml("vm1", [NIC_A_LIVE % "ua-web", NIC_B]))
+    out = ie.info(FakeLv([vm]))["domains"][0]
+    assert (out["name"], out["running"], out["config_only"]) == ("vm1", True, [])
+    web, direct = out["interfaces"]
+    assert (web["host_dev"], web["alias"], web["device_alias"], web["pci_address"], web["in_config"]) == \
+        ("vnet7", "ua-web", "ua-web", "0000:00:03.0", True)
+    assert web["addresses"] == [{"address": "192.0.2.10", "prefix": 24, "family": "ipv4", "origin": "lease"}]
+    assert (direct["type"], direct["mode"], direct["in_config"], direct["addresses"]) == \
+        ("direct", "bridge", False, [])
+
+
+@pytest.mark.parametrize("domain, count", [(None, 1), ("vm1", 1), ("nope", 0)])
+def test_info_filter(domain, count):
+    vm = FakeDom("vm1", dom_xml("vm1", [NIC_A]))
+    assert len(ie.info(FakeLv([vm]), domain)["domains"]) == count
