@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlparse
 
 try:
     from lxml import etree
@@ -24,7 +25,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils import iface_xm
 from ansible_collections.virtnet.networking.plugins.module_utils import sriov_model as sm
 from ansible_collections.virtnet.networking.plugins.module_utils import sriov_plan as sp
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine, Plan
-from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
@@ -125,6 +126,12 @@ class SriovEngine(Engine):
         return self._grubby
 
     def want(self) -> sm.Desired:
+        uri = self.params["uri"]
+        if urlparse(uri).hostname:
+            # The VFs are this host's PCI devices; a remote libvirt would
+            # get VFs that do not exist there.
+            raise ValidationError("uri", uri, "sriov_vf manages the VFs of the host it runs on, so it needs that "
+                                              "host's own libvirt (a URI without a host name)")
         return sm.desired_from_params(self.params)
 
     def have(self) -> sm.HostState:
@@ -138,6 +145,8 @@ class SriovEngine(Engine):
         path = sm.udev_rule_path(name)
         state.rule = self.fs.read(path)
         state.rule_mode = self.fs.mode(path)
+        self.report["vfs"] = [{"index": vf.index, "pci": vf.pci, "netdev": vf.netdev, "mac": vf.mac}
+                              for vf in pf.vfs]
         if pf.totalvfs:
             state.vms, state.assignments = read_assignments(self.lv, {vf.pci for vf in pf.vfs if vf.pci})
             for other in self.sysfs.netdevs():
@@ -214,6 +223,7 @@ class SriovEngine(Engine):
         if action.payload is None:
             self.fs.remove(path)
         else:
+            os.makedirs(self.fs.path(sm.UDEV_DIR), exist_ok=True)
             self.fs.write_atomic(path, action.payload, mode=0o644)
 
     def _apply_attach(self, action: Any) -> None:

@@ -180,6 +180,14 @@ reboot_required:
   description: The kernel command line was changed with grubby; reboot the host to turn the IOMMU on.
   returned: when grubby ran
   type: bool
+vfs:
+  description:
+    - The VFs of the PF as sysfs shows them at the end of the run (in check mode, before it), by index, with
+      C(pci), C(netdev) and C(mac). M(virtnet.networking.sriov_vf_info) also returns the VMs using each.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{index: 0, pci: "0000:82:10.0", netdev: eth1v0, mac: "aa:bb:cc:00:00:01"}]
 attached:
   description: The VF attached by this run, with its host PCI address.
   returned: when a VF was attached

@@ -94,6 +94,9 @@ CASES = [
     ("hot plug without VFIO", {"vfio": False}, PRE_2VFS_VM1, dict(pf="eth1", attach={"vm": "vm3"}),
      "attach.live=True: VM vm3 is running, but this host has no VFIO (/dev/vfio/vfio), so a VF cannot be hot-plugged; "
      "set attach.live=false to change only its persistent definition"),
+    ("remote libvirt", {}, None, dict(pf="eth1", num_vfs=2, uri="qemu+ssh://root@hv2/system"),
+     "uri='qemu+ssh://root@hv2/system': sriov_vf manages the VFs of the host it runs on, so it needs that host's own "
+     "libvirt (a URI without a host name)"),
     ("attach while absent", {}, None, dict(pf="eth1", state="absent", attach={"vm": "vm1"}),
      "attach.state='present': cannot attach a VF while state=absent removes every VF"),
 ]

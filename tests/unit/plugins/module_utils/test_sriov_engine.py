@@ -79,6 +79,11 @@ class FakeDom:
         for w in where:
             getattr(self, w).find("devices").append(etree.fromstring(xml))
 
+    def add_bare_hostdev(self, slot, fn):
+        self.config.find("devices").append(etree.fromstring(
+            "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x00' "
+            "slot='0x%02x' function='0x%x'/></source></hostdev>" % (slot, fn)))
+
     def hostdevs(self, view="config"):
         tree = getattr(self, view)
         return [(el.find("mac").get("address"), dict(el.find("source/address").attrib))
@@ -415,3 +420,39 @@ def test_a_running_vm_without_vfio_gets_the_vf_in_its_definition_only(tmp_path):
     assert applied["sriov"]["assigned"] == [{"vf": 0, "vm": "vm3", "mac": "52:54:00:00:03:01", "config": True,
                                              "live": False}]
     h.kernel.stop()
+
+
+def test_detach_assigned_takes_a_vf_out_of_a_running_vm_too(host):
+    host.converge(pf="eth1", num_vfs=1)
+    host.lv.doms["vm3"].add_hostdev_iface("0000:00:13.0", "52:54:00:00:03:01", where=("config", "live"))
+    _c, applied, _a = host.converge(pf="eth1", num_vfs=2, detach_assigned=True)
+    assert applied["actions"][0]["summary"] == \
+        "detach VF 0 (0000:00:13.0) from VM vm3 (persistent config and running VM)"
+    assert applied["actions"][0]["disruption"] == "restart"
+    assert [(c[0], c[2]) for c in host.lv.doms["vm3"].calls] == [("detach", se.AFFECT_LIVE), ("detach", se.AFFECT_CONFIG)]
+    assert host.lv.doms["vm3"].hostdevs("live") == host.lv.doms["vm3"].hostdevs("config") == []
+
+
+def test_a_bare_hostdev_is_seen_and_replaced_by_an_interface_with_a_mac(host):
+    """The seed: a VF given as <hostdev> loses its MAC at every host reboot;
+    the module replaces it with <interface type='hostdev'> and a MAC."""
+    host.converge(pf="eth1", num_vfs=2)
+    host.lv.doms["vm1"].add_bare_hostdev(0x13, 0)
+    refused = host.run(pf="eth1", attach={"vm": "vm2", "vf": "0"})
+    assert refused["failed"] and "is already assigned to VM vm1" in refused["msg"]
+    _c, applied, _a = host.converge(pf="eth1", attach={"vm": "vm1", "vf": "0", "mac": "52:54:00:00:01:01"})
+    assert [a["kind"] for a in applied["actions"]] == ["detach", "attach"]
+    assert host.lv.doms["vm1"].config.findall("devices/hostdev") == []
+    assert [m for m, _attrs in host.lv.doms["vm1"].hostdevs()] == ["52:54:00:00:01:01"]
+
+
+def test_the_result_lists_the_vfs_read_from_sysfs(host):
+    applied = host.run(pf="eth1", num_vfs=2)
+    assert applied["vfs"] == [{"index": 0, "pci": "0000:00:13.0", "netdev": "eth1v0", "mac": "00:00:00:00:00:00"},
+                              {"index": 1, "pci": "0000:00:13.1", "netdev": "eth1v1", "mac": "00:00:00:00:00:00"}]
+
+
+def test_the_rules_directory_is_created_when_missing(host):
+    os.rmdir(host.kernel.p("etc/udev/rules.d"))
+    host.converge(pf="eth1", num_vfs=2)
+    assert host.rule() == (RULE2, 0o644)
