@@ -188,8 +188,25 @@ class IfaceEngine(Engine):
     # -- apply -------------------------------------------------------------
     def apply(self, plan: Any) -> None:
         self._live_pci = None
-        for action in plan.actions:
-            getattr(self, "_do_" + action.kind)(action)
+        # (what, undo) for every step done, so a failing later step (a
+        # define libvirt refuses after a hotplug) leaves nothing half-done.
+        self._undo: list = []
+        try:
+            for action in plan.actions:
+                getattr(self, "_do_" + action.kind)(action)
+        except VirtnetError as err:
+            err.details["rolled_back"] = self._roll_back()
+            raise
+
+    def _roll_back(self) -> str:
+        done = []
+        for what, undo in reversed(self._undo):
+            try:
+                undo()
+            except Exception as err:  # noqa: BLE001 - report, never mask the original error
+                return "undoing %s failed too: %s" % (what, err)
+            done.append(what)
+        return "undone: " + ", ".join(done) if done else "nothing to roll back"
 
     def _call(self, what: str, fn: Any, *args: Any, xml: str | None = None) -> Any:
         return self.lv.call("%s (domain %s)" % (what, self.desired.domain), fn, *args, xml=xml)
@@ -197,6 +214,7 @@ class IfaceEngine(Engine):
     def _do_attach(self, action: Any) -> None:
         xml = ix.build(action.payload)
         self._call("hot-plugging the interface", self._dom.dom.attachDeviceFlags, xml, AFFECT_LIVE, xml=xml)
+        self._undo.append(("the hotplug", lambda: self._dom.dom.detachDeviceFlags(xml, AFFECT_LIVE)))
         # The config gets the PCI slot libvirt picked for the running NIC,
         # so the guest sees the same device after a restart.
         live = ix.interfaces(self._call("reading the domain", self._dom.dom.XMLDesc, 0))
@@ -207,10 +225,14 @@ class IfaceEngine(Engine):
     def _do_update(self, action: Any) -> None:
         xml = ix.build(action.payload, base=self._live_el)
         self._call("updating the running interface", self._dom.dom.updateDeviceFlags, xml, AFFECT_LIVE, xml=xml)
+        old = etree.tostring(self._live_el, encoding="unicode")
+        self._undo.append(("the live update", lambda: self._dom.dom.updateDeviceFlags(old, AFFECT_LIVE)))
 
     def _do_detach(self, action: Any) -> None:
         xml = etree.tostring(self._live_el, encoding="unicode")
         self._call("hot-unplugging the interface", self._dom.dom.detachDeviceFlags, xml, AFFECT_LIVE, xml=xml)
+        replug = etree.tostring(_config_copy(self._live_el), encoding="unicode")
+        self._undo.append(("the hot-unplug", lambda: self._dom.dom.attachDeviceFlags(replug, AFFECT_LIVE)))
         mac = action.payload.mac
         deadline = time.monotonic() + DETACH_TIMEOUT
         while any(m.mac == mac for m, _el in ix.interfaces(self._dom.dom.XMLDesc(0))):
@@ -223,6 +245,8 @@ class IfaceEngine(Engine):
     def _define(self, root: Any) -> None:
         xml = etree.tostring(root, encoding="unicode")
         self._call("defining the domain", self.lv.conn.defineXML, xml, xml=xml)
+        before = self._dom.config_xml
+        self._undo.append(("the new config", lambda: self.lv.conn.defineXML(before)))
 
     def _do_define(self, action: Any) -> None:
         root = _root(self._dom.config_xml)

@@ -131,6 +131,7 @@ class FakeModule:
 
     def fail_json(self, **kw):
         self.result = dict(kw, failed=True)
+        raise SystemExit(1)   # as AnsibleModule.fail_json does
 
     def warn(self, msg):
         pass
@@ -243,3 +244,22 @@ def test_info_lists_nics_with_addresses():
 def test_info_filter(domain, count):
     vm = FakeDom("vm1", dom_xml("vm1", [NIC_A]))
     assert len(ie.info(FakeLv([vm]), domain)["domains"]) == count
+
+
+def test_failed_define_after_hotplug_unplugs_again():
+    from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
+
+    vm = FakeDom("vm1", dom_xml("vm1", [NIC_B]), dom_xml("vm1", [NIC_B]))
+    detached = []
+    vm.detachDeviceFlags = lambda xml, flags: detached.append(xml)
+    lv = FakeLv([vm])
+
+    def refuse(xml):
+        raise VirtnetError("libvirt: defining the domain failed: unsupported configuration")
+    lv.conn.defineXML = refuse
+    module, eng = engine_for(lv, domain="vm1", alias="ua-new", type="network", source="default")
+    with pytest.raises(SystemExit):
+        run(module, eng)
+    assert module.result["failed"] and "unsupported configuration" in module.result["msg"]
+    assert module.result["rolled_back"] == "undone: the hotplug"
+    assert len(detached) == 1 and etree.fromstring(detached[0].encode()).find("alias").get("name") == "ua-new"
