@@ -29,6 +29,14 @@ class Server(threading.Thread):
         self.requests = []
 
     def run(self):
+        try:
+            self._serve()
+        except socket.timeout:
+            pass  # the client gave up (as it should, e.g. over the size limit)
+        finally:
+            self.sock.close()
+
+    def _serve(self):
         self.sock.settimeout(5)
         try:
             req, client = self.sock.recvfrom(1024)
@@ -54,6 +62,7 @@ class Server(threading.Thread):
                 t.sendto(struct.pack("!H", 6) + b"blksize\0%d\0tsize\0%d\0" % (blk, len(data)), client)
                 t.recvfrom(100)  # ACK 0
             n = 0
+            retries = 0
             while True:
                 chunk = data[n * blk:(n + 1) * blk]
                 pkt = struct.pack("!HH", 3, (n + 1) & 0xFFFF) + chunk
@@ -65,6 +74,9 @@ class Server(threading.Thread):
                     try:
                         ack, _ = t.recvfrom(100)
                     except socket.timeout:
+                        retries += 1
+                        if retries > 5:
+                            return
                         t.sendto(pkt, client)
                         continue
                     if struct.unpack("!HH", ack[:4]) == (4, (n + 1) & 0xFFFF):
