@@ -28,8 +28,9 @@ VM2 = "sriovvm2"
 
 
 @pytest.fixture(scope="module")
-def sb(sandbox_factory):
-    return sandbox_factory.get(os.environ.get("VIRTNET_SANDBOX_NAME") or "sriov")
+def sb(sandbox):
+    # The session's sandbox (VIRTNET_SANDBOX_NAME picks a running one).
+    return sandbox
 
 
 @pytest.fixture
