@@ -217,8 +217,10 @@ def _plan_attach(want: sm.Desired, have: sm.HostState, p: Plan, after: dict, rem
         raise ValidationError("attach.vf", att.pci or idx, "VF %d (%s) of %s is already assigned to VM %s"
                               % (idx, pci, pf.name, used[pci].vm))
     existing = next((a for a in mine if a.pci == pci and pci is not None), None)
-    mac = att.mac or (existing.mac if existing and existing.mac else None) \
-        or v.random_libvirt_mac("%s/%s/%d" % (att.vm, pf.pci, idx))
+    # Unset MAC: the one the VM has on this VF, or had on a VF of this PF
+    # detached by this run (a count change), so the guest keeps its MAC.
+    previous = [a.mac for a in ([existing] if existing else []) + have.assignments if a.vm == att.vm and a.mac]
+    mac = att.mac or (previous[0] if previous else v.random_libvirt_mac("%s/%s/%d" % (att.vm, pf.pci, idx)))
     active = have.vms.get(att.vm, False)
     if existing is not None and (existing.mac != mac or existing.kind != "interface"):
         _detach(p, existing, have, after)   # a different MAC, or a bare <hostdev>: replaced

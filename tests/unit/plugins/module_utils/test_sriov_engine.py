@@ -456,3 +456,12 @@ def test_the_rules_directory_is_created_when_missing(host):
     os.rmdir(host.kernel.p("etc/udev/rules.d"))
     host.converge(pf="eth1", num_vfs=2)
     assert host.rule() == (RULE2, 0o644)
+
+
+def test_a_vm_keeps_its_mac_when_the_count_changes_under_it(host):
+    host.converge(pf="eth1", num_vfs=1)
+    host.lv.doms["vm1"].add_hostdev_iface("0000:00:13.0", "52:54:00:00:01:07")
+    _c, applied, _a = host.converge(pf="eth1", num_vfs=2, detach_assigned=True, attach={"vm": "vm1"})
+    assert [a["kind"] for a in applied["actions"]] == ["detach", "numvfs", "udev", "attach"]
+    assert applied["attached"]["mac"] == "52:54:00:00:01:07"
+    assert [m for m, _attrs in host.lv.doms["vm1"].hostdevs()] == ["52:54:00:00:01:07"]
