@@ -173,6 +173,13 @@ def differences(a: Interface, b: Interface, *, ignore: tuple = ("pci_address",))
             if f.name not in ignore and getattr(a, f.name) != getattr(b, f.name)]
 
 
+def _export_forward(f: PortForward) -> dict:
+    out = {k: v for k, v in (("proto", f.proto), ("address", f.address), ("dev", f.dev)) if v is not None}
+    out["ranges"] = [{k: v for k, v in (("start", r.start), ("end", r.end), ("to", r.to), ("exclude", r.exclude or None))
+                      if v is not None} for r in f.ranges]
+    return out
+
+
 def export(iface: Interface | None, *, with_address: bool = False) -> dict:
     """JSON view of an interface (for diff and return values).
 
@@ -187,11 +194,7 @@ def export(iface: Interface | None, *, with_address: bool = False) -> dict:
         out["mode"] = iface.mode
     if iface.type == "user":
         out["backend"] = iface.backend
-        out["port_forwards"] = [
-            {k: v for k, v in (("proto", f.proto), ("address", f.address), ("dev", f.dev)) if v is not None}
-            | {"ranges": [{k: v for k, v in (("start", r.start), ("end", r.end), ("to", r.to),
-                                              ("exclude", r.exclude or None)) if v is not None} for r in f.ranges]}
-            for f in iface.port_forwards or ()]
+        out["port_forwards"] = [_export_forward(f) for f in iface.port_forwards or ()]
         out["ips"] = list(iface.ips or ())
     if iface.type == "hostdev":
         out["vlan"] = iface.vlan

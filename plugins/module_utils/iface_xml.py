@@ -48,8 +48,9 @@ def require_libs(module: Any) -> None:
 
 # The order libvirt itself writes the children in; new children are put at
 # their place so what we send looks like what libvirt dumps.
-_ORDER = ("mac", "source", "vlan", "virtualport", "ip", "route", "portForward", "target", "guest", "model", "backend", "driver", "link", "mtu", "alias", "acpi", "address", "filterref", "tune", "boot",
-          "rom", "bandwidth", "teaming", "coalesce")
+_ORDER = ("mac", "source", "vlan", "virtualport", "ip", "route", "portForward", "target", "guest", "model",
+          "backend", "driver", "link", "mtu", "alias", "acpi", "address", "filterref", "tune", "boot", "rom",
+          "bandwidth", "teaming", "coalesce")
 _SOURCE_ATTR = {"network": "network", "bridge": "bridge", "direct": "dev", "user": "dev"}
 
 
