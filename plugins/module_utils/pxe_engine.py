@@ -294,3 +294,44 @@ class PxeEngine(Engine):
 
     def cleanup(self) -> None:
         self.lv.close()
+
+
+# --------------------------------------------------------------------------
+# pxe_network_info
+# --------------------------------------------------------------------------
+
+def info(lv: Libvirt, fs: FsRoot, *, name: str | None = None, fetch: bool = False) -> dict:
+    """Every IPv4 address of the networks that offers PXE (a ``<tftp>`` or a
+    ``<bootp>``): what the definition and the running dnsmasq have, the boot
+    file on disk, and (``fetch``) what the TFTP server really sends."""
+    nets = lv.networks()
+    if name is not None:
+        nets = [n for n in nets if n.name() == name]  # unknown: an empty list, as virt_network_info
+    out = []
+    for net in sorted(nets, key=lambda n: n.name()):
+        config_xml = lv.call("reading network %r" % net.name(), net.XMLDesc, flag("VIR_NETWORK_XML_INACTIVE", 1))
+        active = bool(net.isActive())
+        live = {p.address: p for p in pm.read_all(net.XMLDesc(0))} if active else {}
+        for pxe in pm.read_all(config_xml):
+            if pxe.tftp_root is None and pxe.bootp_file is None:
+                continue
+            entry = dict(pxe.export(), network=net.name(), active=active,
+                         restart_pending=active and pm.differences(pxe, live.get(pxe.address, pm.Pxe())) != [])
+            del entry["dhcp_ranges"]
+            disk = None
+            if pxe.tftp_root and pxe.bootp_file:
+                e = pf.stat_entry(fs, pxe.tftp_root.rstrip("/") + "/" + pxe.bootp_file, digest=True)
+                disk = {"path": e.path, "exists": e.exists and e.kind == "file", "size": e.size, "sha256": e.sha256}
+            entry["file"] = disk
+            if fetch and active and pxe.bootp_file:
+                server = pxe.bootp_server or pxe.address.split("/")[0]
+                try:
+                    got = tftp.fetch(server, pxe.bootp_file)
+                except tftp.TftpError as err:
+                    entry["served"] = {"server": server, "served": False, "error": str(err)}
+                else:
+                    entry["served"] = {"server": server, "served": True, "size": got.size, "sha256": got.sha256,
+                                       "match": None if not disk or not disk["exists"]
+                                       else (got.size, got.sha256) == (disk["size"], disk["sha256"])}
+            out.append(entry)
+    return {"pxe_networks": out}

@@ -191,14 +191,21 @@ def select_ip(root: Any, xml: str, address: str | None, network: str) -> tuple:
 
 def read(xml: str, address: str | None, network: str) -> Pxe:
     root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
-    el, ip = select_ip(root, xml, address, network)
-    tftp = el.find("tftp")
-    bootp = el.find("dhcp/bootp")
-    return Pxe(address=ip.address,
-               tftp_root=tftp.get("root") if tftp is not None else None,
-               bootp_file=bootp.get("file") if bootp is not None else None,
-               bootp_server=bootp.get("server") if bootp is not None else None,
-               ranges=ip.ranges)
+    _el, ip = select_ip(root, xml, address, network)
+    return next(p for p in read_all(xml) if p.address == ip.address)
+
+
+def read_all(xml: str) -> list:
+    """The PXE part of every IPv4 ``<ip>`` of a network, in order."""
+    root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
+    out = []
+    for el, ip in _ip_pairs(root, xml):
+        tftp = el.find("tftp")
+        bootp = el.find("dhcp/bootp")
+        out.append(Pxe(address=ip.address, tftp_root=tftp.get("root") if tftp is not None else None,
+                       bootp_file=bootp.get("file") if bootp is not None else None,
+                       bootp_server=bootp.get("server") if bootp is not None else None, ranges=ip.ranges))
+    return out
 
 
 def target(want: Want, have: Pxe) -> Pxe:

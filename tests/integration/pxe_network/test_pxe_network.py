@@ -214,12 +214,23 @@ def test_restart_not_allowed_reports_pending_and_verify_names_the_stale_file(hv,
     boot = {v["name"]: v for v in bad["verified"]}
     assert boot["boot.ipxe"]["served"] and not boot["boot.ipxe"]["match"]
     assert boot["vmlinuz"]["match"]  # same kernel in both roots
+    # pxe_network_info sees the same: definition ahead of dnsmasq, stale file served.
+    info = hv.run("pxe_network_info", name=NET, fetch=True)
+    assert not info.get("failed") and info["changed"] is False, info
+    (entry,) = info["pxe_networks"]
+    assert entry["restart_pending"] is True and entry["tftp_root"] == str(tftp_dir / "root2")
+    assert entry["file"]["exists"] and entry["served"]["served"] and entry["served"]["match"] is False
     args["restart"] = True
     ok = hv.run("pxe_network", verify=True, **args)
     assert not ok.get("failed"), ok
     assert [a["kind"] for a in ok["actions"]] == ["restart"]
     assert all(v["match"] for v in ok["verified"])
     assert ok["restart_required"] is False
+    (entry,) = hv.run("pxe_network_info", name=NET, fetch=True)["pxe_networks"]
+    assert entry["restart_pending"] is False and entry["bootp"] == {"file": "boot.ipxe", "server": None}
+    assert entry["served"] == {"server": "203.0.113.129", "served": True, "size": entry["file"]["size"],
+                               "sha256": entry["file"]["sha256"], "match": True}
+    assert hv.run("pxe_network_info", name="vn5nope")["pxe_networks"] == []
 
 
 # --------------------------------------------------------------------------

@@ -257,3 +257,34 @@ def test_resolve_owner_on_the_real_root():
     assert (owner.user, owner.uid) == ("root", 0)
     with pytest.raises(ValidationError):
         pf.resolve_owner(FsRoot("/"), "vn-no-such-user", None)
+
+
+class FakeNets(FakeLv):
+    def __init__(self, nets):
+        super().__init__(None)
+        self.nets = nets
+
+    def networks(self):
+        return list(self.nets.values())
+
+
+def named(name, net):
+    net.name = lambda: name
+    return net
+
+
+def test_info_lists_pxe_addresses_with_file_and_pending_restart(tmp_path):
+    net = FakeNet(NET_XML)
+    go(tmp_path, net=net)  # config has tftp/bootp now; the "running" XML does not
+    plain = FakeNet(NET_XML.replace("lab", "plain"))
+    lv = FakeNets({"lab": named("lab", net), "plain": named("plain", plain)})
+    out = pe.info(lv, FsRoot(str(tmp_path)))
+    (entry,) = out["pxe_networks"]
+    assert entry["network"] == "lab" and entry["tftp_root"] == "/srv/tftp" and entry["restart_pending"] is True
+    assert entry["bootp"] == {"file": "pxelinux.0", "server": None}
+    assert entry["file"] == {"path": "/srv/tftp/pxelinux.0", "exists": True, "size": 400,
+                             "sha256": hashlib.sha256(b"\x00PXE" * 100).hexdigest()}
+    assert "served" not in entry
+    net.live = net.config
+    assert pe.info(lv, FsRoot(str(tmp_path)), name="lab")["pxe_networks"][0]["restart_pending"] is False
+    assert pe.info(lv, FsRoot(str(tmp_path)), name="nope") == {"pxe_networks": []}

@@ -1,0 +1,102 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pxe_network_info
+short_description: Read which libvirt networks offer PXE boot, and whether the boot file is really served
+version_added: 0.1.0
+description:
+  - Returns one entry per IPv4 address of a libvirt network that has a C(<tftp>) or a C(<bootp>) element (as
+    M(virtnet.networking.pxe_network) sets them): the TFTP root, the boot file and server, and whether the running
+    network still has to be restarted to use them.
+  - When the module runs on the hypervisor, the boot file in the TFTP root is looked at too (size and SHA-256).
+  - With O(fetch=true), the boot file is fetched over TFTP from the server the guests ask, and compared with the file
+    on disk.
+options:
+  name:
+    description: Only this network. An unknown name returns an empty list.
+    type: str
+  fetch:
+    description: Fetch each active network's boot file over TFTP (read-only; the file is hashed, not stored).
+    type: bool
+    default: false
+requirements:
+  - netaddr
+  - lxml
+extends_documentation_fragment:
+  - virtnet.networking.libvirt
+  - virtnet.networking.attributes.INFO
+author:
+  - virtnet.networking contributors (@virtnet)
+"""
+
+EXAMPLES = r"""
+- name: Is the default network's boot file served?
+  virtnet.networking.pxe_network_info:
+    name: default
+    fetch: true
+  register: pxe
+
+- name: Say so
+  ansible.builtin.assert:
+    that: pxe.pxe_networks | map(attribute='served.match') | list is all
+"""
+
+RETURN = r"""
+pxe_networks:
+  description: One entry per IPv4 address offering PXE, sorted by network name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    network: {description: Network name., type: str, returned: always}
+    address: {description: The address (with prefix) the DHCP and TFTP server answers on., type: str, returned: always}
+    active: {description: Whether the network runs., type: bool, returned: always}
+    tftp_root: {description: The TFTP root (null when the network serves no files)., type: str, returned: always}
+    bootp: {description: "The boot file C(file) and C(server) (null when none).", type: dict, returned: always}
+    restart_pending:
+      description: The running dnsmasq does not use these settings yet (the network needs a restart).
+      type: bool
+      returned: always
+    file:
+      description: "The boot file in the TFTP root: C(path), C(exists), C(size), C(sha256) (null without both)."
+      type: dict
+      returned: always
+    served:
+      description:
+        - "What the TFTP server sent: C(server), C(served), C(size), C(sha256), C(match) (with the file on disk;
+          null when that is unknown) or C(error)."
+      type: dict
+      returned: with O(fetch=true) on an active network with a boot file
+  sample:
+    - {network: default, address: 192.168.122.1/24, active: true, tftp_root: /var/lib/tftpboot,
+       bootp: {file: pxelinux.0, server: null}, restart_pending: false,
+       file: {path: /var/lib/tftpboot/pxelinux.0, exists: true, size: 42378, sha256: 9f2c...},
+       served: {server: 192.168.122.1, served: true, size: 42378, sha256: 9f2c..., match: true}}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import run_info
+from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, require_libvirt
+from ansible_collections.virtnet.networking.plugins.module_utils.network_xml import require_libs
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe_engine import info
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=libvirt_argspec(name={"type": "str"}, fetch={"type": "bool", "default": False}),
+                           supports_check_mode=True)
+    require_libvirt(module)
+    require_libs(module)
+    with Libvirt(module.params["uri"]) as lv:
+        run_info(module, lambda: info(lv, FsRoot("/"), name=module.params["name"], fetch=module.params["fetch"]))
+
+
+if __name__ == "__main__":
+    main()
