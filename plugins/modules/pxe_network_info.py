@@ -11,8 +11,8 @@ short_description: Read which libvirt networks offer PXE boot, and whether the b
 version_added: 0.1.0
 description:
   - Returns one entry per IPv4 address of a libvirt network that has a C(<tftp>) or a C(<bootp>) element (as
-    M(virtnet.networking.pxe_network) sets them): the TFTP root, the boot file and server, and whether the running
-    network still has to be restarted to use them.
+    M(virtnet.networking.pxe_network) sets them), with the TFTP root, the boot file and server, and whether the
+    running network still has to be restarted to use them.
   - When the module runs on the hypervisor, the boot file in the TFTP root is looked at too (size and SHA-256).
   - With O(fetch=true), the boot file is fetched over TFTP from the server the guests ask, and compared with the file
     on disk.
