@@ -100,8 +100,10 @@ options:
     default: /
 notes:
   - The module runs on the hypervisor whose PF it manages; O(uri) must reach the libvirt daemon of that same host.
-  - Live attach (hot plug) and starting a VM with a VF need the IOMMU and VFIO on real hardware. A VF can be attached
-    to a shut-off VM's definition on any host; libvirt checks the device only when the VM starts.
+  - Live attach (hot plug) and starting a VM with a VF need the IOMMU and VFIO on real hardware. Without
+    C(/dev/vfio/vfio) the module refuses a hot plug into a running VM before changing anything (libvirt would refuse it
+    with "host doesn't support passthrough of host PCI devices"); O(attach.live=false) changes only the definition.
+    A VF can be attached to a shut-off VM's definition on any host; libvirt checks the device only when the VM starts.
   - A change of the count removes and recreates all VFs, so their MAC settings on the host side are lost; VMs keep
     their MAC in the C(<interface type='hostdev'>) definition (which is why the seed prefers it to C(<hostdev>)).
 requirements:
@@ -159,7 +161,8 @@ sriov:
     driver: ixgbe
     totalvfs: 7
     numvfs: 2
-    udev_rule: "ACTION==\"add\", SUBSYSTEM==\"net\", ENV{ID_NET_DRIVER}==\"ixgbe\", ATTR{device/sriov_numvfs}=\"2\"\n"
+    udev_rule: "# Managed by virtnet.networking.sriov_vf: 2 VFs on eth1 at boot (seed 15.7.2).\nACTION==\"add\",
+      SUBSYSTEM==\"net\", ENV{ID_NET_DRIVER}==\"ixgbe\", ATTR{device/sriov_numvfs}=\"2\"\n"
     assigned: [{vf: 0, vm: web, mac: "52:54:00:00:01:01", config: true, live: false}]
     iommu: {groups: true, boot_args: null}
 actions:
