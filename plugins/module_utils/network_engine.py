@@ -22,7 +22,8 @@ from ansible_collections.virtnet.networking.plugins.module_utils import network_
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
+from ansible_collections.virtnet.networking.plugins.module_utils import libvirt_conn
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag, libvirt_error
 from ansible_collections.virtnet.networking.plugins.module_utils.network_restart import (
     attached_interfaces, restart_network,
 )
@@ -33,6 +34,10 @@ except ImportError:
     netaddr = None
 
 AFFECT_LIVE = 1
+# libvirt calls made outside Libvirt.call (isActive, XMLDesc, update...) raise
+# libvirtError too, e.g. when libvirtd dies mid-run: report those as libvirt
+# errors of the step, not as the engine's "unexpected error" with a traceback.
+LIBVIRT_ERRORS = (libvirt_conn.libvirt.libvirtError,) if libvirt_conn.libvirt is not None else ()
 AFFECT_CONFIG = 2
 
 
@@ -97,6 +102,12 @@ class NetworkEngine(Engine):
         return self.desired
 
     def have(self) -> npl.HostState:
+        try:
+            return self._have()
+        except LIBVIRT_ERRORS as err:
+            raise libvirt_error("reading network %r and the host" % self.params["name"], err)
+
+    def _have(self) -> npl.HostState:
         name = self.params["name"]
         net = self.lv.network(name)
         state = read_network(self.lv, net) if net is not None else npl.HostState(name=name)
@@ -125,7 +136,10 @@ class NetworkEngine(Engine):
     def apply(self, plan: Any) -> None:
         try:
             for action in plan.actions:
-                self._apply_one(action)
+                try:
+                    self._apply_one(action)
+                except LIBVIRT_ERRORS as err:
+                    raise libvirt_error(action.summary, err)
         except VirtnetError as err:
             err.details["rolled_back"] = self._roll_back()
             raise
@@ -158,9 +172,11 @@ class NetworkEngine(Engine):
         """Undo what was applied when a later step failed: live updates are
         reverted in reverse order, and the definition is put back as it was
         (a network that does not start is worse than the old one)."""
-        net = self.lv.network(self.params["name"])
         undone = []
         try:
+            # (inside the try: with libvirtd gone even the lookup fails, and
+            # that must not replace the error being reported)
+            net = self.lv.network(self.params["name"])
             for upd, flags in reversed(self._undo):
                 inverse = npl.CMD_DELETE if upd.command == npl.CMD_ADD_LAST else npl.CMD_ADD_LAST
                 net.update(inverse, upd.section, upd.parent, upd.xml, flags)
@@ -211,6 +227,13 @@ def _attached(lv: Libvirt) -> dict:
 
 
 def info(lv: Libvirt, name: str | None = None) -> dict:
+    try:
+        return _info(lv, name)
+    except LIBVIRT_ERRORS as err:
+        raise libvirt_error("reading networks", err)
+
+
+def _info(lv: Libvirt, name: str | None = None) -> dict:
     if name is not None and ("/" in name or not name.strip()):
         # libvirt itself refuses such names: no network can have one.
         raise ValidationError("name", name, "not a possible libvirt network name (empty, or contains '/')")
