@@ -8,19 +8,7 @@ import time
 
 import pytest
 
-from evidence_lib import SANDBOX, mod
-
-BASE_NET = {
-    "name": "ev-base", "forward": {"mode": "nat"}, "bridge": {"name": "evbase0", "stp": False},
-    "ips": [{"address": "203.0.113.129/27",
-             "dhcp": {"ranges": [{"start": "203.0.113.140", "end": "203.0.113.150"}],
-                      "hosts": [{"mac": "52:54:00:ee:00:01", "ip": "203.0.113.133", "name": "base1"}]}}],
-    "dns": {"txt": [{"name": "info", "value": "evidence base"}]},
-    "dnsmasq_options": ["no-ping"],
-}
-BASE_BRIDGE = {"name": "evbr0", "ports": ["lan2"], "ipv4": {"addresses": ["198.51.100.41/24"]},
-               "verify_target": "198.51.100.1"}
-
+from evidence_lib import BASE_BRIDGE, BASE_NET, SANDBOX, mod
 
 def _settle(sb) -> None:
     """A fresh namespace's IPv6 link-local addresses finish DAD a moment

@@ -11,6 +11,18 @@ from virtnet_testlib import run_module
 
 SANDBOX = "evidnm"
 LIBVIRT_MODULES = ("virt_network", "virt_network_info", "virt_iface", "pxe_network")
+# The state every evidence test starts from (converged by conftest.base).
+BASE_NET = {
+    "name": "ev-base", "forward": {"mode": "nat"}, "bridge": {"name": "evbase0", "stp": False},
+    "ips": [{"address": "203.0.113.129/27",
+             "dhcp": {"ranges": [{"start": "203.0.113.140", "end": "203.0.113.150"}],
+                      "hosts": [{"mac": "52:54:00:ee:00:01", "ip": "203.0.113.133", "name": "base1"}]}}],
+    "dns": {"txt": [{"name": "info", "value": "evidence base"}]},
+    "dnsmasq_options": ["no-ping"],
+}
+BASE_BRIDGE = {"name": "evbr0", "ports": ["lan2"], "ipv4": {"addresses": ["198.51.100.41/24"]},
+               "verify_target": "198.51.100.1"}
+
 # Files our modules or the daemons they drive write, per directory as the
 # hypervisor sees it (the sandbox binds its own copies over these paths).
 WATCHED_DIRS = ("/etc/NetworkManager/system-connections", "/etc/udev/rules.d", "/etc/libvirt/qemu/networks",
@@ -34,7 +46,12 @@ for p in sys.argv[1:]:
     for n in sorted(os.listdir(p)) if os.path.isdir(p) else []:
         f = os.path.join(p, n)
         st = os.lstat(f)
-        h = hashlib.sha256(open(f, "rb").read()).hexdigest() if stat.S_ISREG(st.st_mode) else None
+        h = None
+        if stat.S_ISREG(st.st_mode):
+            # NetworkManager stamps a keyfile it rewrites (timestamp=): when,
+            # not what; every other line counts.
+            data = b"".join(l for l in open(f, "rb").readlines() if not l.startswith(b"timestamp="))
+            h = hashlib.sha256(data).hexdigest()
         out[p][n] = [oct(stat.S_IMODE(st.st_mode)), h]
 print(json.dumps(out))
 """
