@@ -333,9 +333,9 @@ def main() -> int:
         print("sandbox %s; %s; %d CPUs" % (sb.name, daemon.group(1) if daemon else "libvirt ?", os.cpu_count()))
         reference(sb)
         floor(sb, args.rounds)
-        disruption(sb)
         if not args.skip_scale:
             scale(sb, [int(x) for x in args.scale.split(",")])
+        disruption(sb)
     finally:
         clean(sb)
         if started:
