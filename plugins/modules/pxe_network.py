@@ -101,7 +101,7 @@ options:
   verify:
     description:
       - After the run, fetch each of O(boot_files) over TFTP from the network's address and fail unless size and
-        SHA-256 match. Needs an active network; the result is in RV(verified).
+        SHA-256 match. Needs an active network; the result is in RV(verified). Not done in check mode.
     type: bool
     default: false
   selinux_reference:

@@ -288,3 +288,68 @@ def test_info_lists_pxe_addresses_with_file_and_pending_restart(tmp_path):
     net.live = net.config
     assert pe.info(lv, FsRoot(str(tmp_path)), name="lab")["pxe_networks"][0]["restart_pending"] is False
     assert pe.info(lv, FsRoot(str(tmp_path)), name="nope") == {"pxe_networks": []}
+
+
+class SelinuxModule(FakeModule):
+    """chcon and semanage exist; every command is recorded and succeeds."""
+
+    def __init__(self, params, check=False, semanage=True):
+        super().__init__(params, check)
+        self.tools = {"chcon", "selinuxenabled"} | ({"semanage"} if semanage else set())
+        self.commands = []
+
+    def get_bin_path(self, tool, required=False):
+        return "/usr/bin/" + tool if tool in self.tools else None
+
+    def run_command(self, argv, environ_update=None, data=None, check_rc=False):
+        self.commands.append(argv)
+        return 0, "", ""
+
+
+CTX = "system_u:object_r:dnsmasq_exec_t:s0"
+
+
+@pytest.mark.parametrize("semanage", [True, False])
+def test_selinux_host_gets_the_reference_label(tmp_path, monkeypatch, semanage):
+    """chcon copies the lease helper's label onto the root (the fake chcon
+    marks the tree labelled; the re-plan then finds nothing to do), and
+    semanage records a rule for the root once."""
+    fs = fake_tree(tmp_path)
+    (tmp_path / "sys/fs/selinux").mkdir(parents=True)
+    (tmp_path / "sys/fs/selinux/enforce").write_text("1\n")
+    (tmp_path / "usr/libexec").mkdir(parents=True)
+    ref = tmp_path / "usr/libexec/libvirt_leaseshelper"
+    ref.write_text("")
+    labelled = []
+    monkeypatch.setattr(pf, "context_of", lambda real: CTX if real == str(ref) or any(
+        real.startswith(p) for p in labelled) else "system_u:object_r:var_t:s0")
+
+    class Module(SelinuxModule):
+        def run_command(self, argv, environ_update=None, data=None, check_rc=False):
+            if argv[0] == "/usr/bin/chcon":
+                labelled.append(argv[-1])
+            return super().run_command(argv, environ_update, data, check_rc)
+
+    net = FakeNet(NET_XML)
+    module = Module(params(), semanage=semanage)
+    with pytest.raises(SystemExit):
+        run(module, pe.PxeEngine(module, fs=fs, lv=FakeLv(net)))
+    r = module.result
+    assert not r.get("failed"), r
+    assert r["actions"][-2]["summary"] == "label /srv/tftp like /usr/libexec/libvirt_leaseshelper (SELinux type " \
+                                          "dnsmasq_exec_t)"
+    assert r["pxe"]["root"]["selinux_type"] == "dnsmasq_exec_t"
+    chcon = [c for c in module.commands if c[0] == "/usr/bin/chcon"]
+    assert chcon == [["/usr/bin/chcon", "-R", "--reference", str(ref), str(tmp_path / "srv/tftp")]]
+    semanage_cmds = [c[1:] for c in module.commands if c[0] == "/usr/bin/semanage"]
+    if semanage:
+        assert semanage_cmds == [["fcontext", "-l", "-C"],
+                                 ["fcontext", "-a", "-t", "dnsmasq_exec_t", "/srv/tftp(/.*)?"]]
+        assert r["selinux"] == "labelled /srv/tftp with type dnsmasq_exec_t (chcon, semanage fcontext)"
+    else:
+        assert semanage_cmds == [] and "no semanage" in r["selinux"]
+    # A second run: labels in place, nothing to do.
+    module2 = Module(params(), semanage=semanage)
+    with pytest.raises(SystemExit):
+        run(module2, pe.PxeEngine(module2, fs=fs, lv=FakeLv(net)))
+    assert module2.result["changed"] is False, module2.result
