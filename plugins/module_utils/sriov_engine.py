@@ -158,6 +158,9 @@ class SriovEngine(Engine):
 
     def plan(self, want: sm.Desired, have: sm.HostState) -> Plan:
         plan, self._after = sp.plan(want, have)
+        # Only the IOMMU path leaves something pending: the kernel arguments
+        # are (or would be) in the boot entries, the running kernel lacks them.
+        self.report["reboot_required"] = bool(plan.pending)
         return plan
 
     def predict(self, want: Any, have: Any, plan: Any) -> dict:
@@ -169,8 +172,6 @@ class SriovEngine(Engine):
     def apply(self, plan: Plan) -> None:
         for action in plan.actions:
             getattr(self, "_apply_" + action.kind)(action)
-        if plan.of_kind("grubby"):
-            self.report["reboot_required"] = True
 
     # -- steps ---------------------------------------------------------------------
     def _apply_grubby(self, action: Any) -> None:

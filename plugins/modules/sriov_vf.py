@@ -180,8 +180,10 @@ pending:
   type: list
   elements: str
 reboot_required:
-  description: The kernel command line was changed with grubby; reboot the host to turn the IOMMU on.
-  returned: when grubby ran
+  description:
+    - The IOMMU is off and the boot entries have (or, in check mode, would have) the kernel arguments that turn it on;
+      reboot the host, then run the task again.
+  returned: always
   type: bool
 vfs:
   description:

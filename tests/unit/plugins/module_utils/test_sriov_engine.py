@@ -370,6 +370,7 @@ def test_enable_iommu_runs_grubby_and_asks_for_a_reboot(tmp_path):
     assert [a["kind"] for a in applied["actions"]] == ["grubby"] and applied["actions"][0]["disruption"] == "reboot"
     assert applied["reboot_required"] is True and applied["restart_required"] is True
     assert again["restart_required"] is True and "reboot the host" in again["pending"][0]
+    assert check["reboot_required"] is True and again["reboot_required"] is True
     assert "--update-kernel=ALL --args=iommu=pt" in h.grubby_calls()
     assert open(h.grubby["state"]).read().split()[-1] == "iommu=pt"
     assert h.kernel.listing() == before     # no VF, no rule before the reboot
@@ -377,7 +378,7 @@ def test_enable_iommu_runs_grubby_and_asks_for_a_reboot(tmp_path):
     os.makedirs(h.kernel.p("sys/kernel/iommu_groups/0"))
     h.kernel.set_cmdline("ro root=/dev/vda1 iommu=pt")
     _c, applied, _a = h.converge(pf="eth1", num_vfs=2, enable_iommu=True)
-    assert [a["kind"] for a in applied["actions"]] == ["numvfs", "udev"]
+    assert [a["kind"] for a in applied["actions"]] == ["numvfs", "udev"] and applied["reboot_required"] is False
 
 
 def test_missing_recommended_args_are_a_warning_when_the_iommu_is_on(host):
