@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from evidence_lib import BASE_BRIDGE, BASE_NET, SANDBOX, mod
+import os
+
+from evidence_lib import BASE_BRIDGE, BASE_NET, BASE_VM, BASE_VM_MAC, SANDBOX, mod
 
 def _settle(sb) -> None:
     """A fresh namespace's IPv6 link-local addresses finish DAD a moment
@@ -38,5 +40,33 @@ def base(evsb):
         assert not res.get("failed"), res
         again = mod(evsb, name, args)
         assert again["changed"] is False, again
+    if BASE_VM not in evsb.virsh("list", "--all", "--name").stdout.split():
+        # defined, never started: the NIC modules' bad input must leave its XML alone
+        path = evsb.state_dir / ("%s.xml" % BASE_VM)
+        path.write_text(evsb.guest_xml(BASE_VM, [{"source": BASE_NET["name"], "mac": BASE_VM_MAC}]))
+        evsb.virsh("define", str(path))
     _settle(evsb)
     return evsb
+
+
+@pytest.fixture(scope="session")
+def tftp_root(base):
+    """A TFTP root with one file in it, under the sandbox's state dir."""
+    root = base.state_dir / "evid-tftp"
+    root.mkdir(exist_ok=True)
+    (root / "keep.ipxe").write_text("#!ipxe\necho evidence\n")
+    os.chmod(root / "keep.ipxe", 0o644)
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def fake_kernel(base):
+    """The SR-IOV helper's fake kernel tree (no SR-IOV hardware here): PF
+    eth1 with up to 7 VFs, eth0 without SR-IOV."""
+    from fakesysfs import FakeKernel
+    root = base.state_dir / "evid-fakeroot"
+    if not root.exists():
+        k = FakeKernel(root)
+        k.add_pf("eth1", driver="ixgbe", total=7, slot=3)
+        k.add_pf("eth0", driver="e1000e", total=None, slot=2)
+    return str(root)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 
 from virtnet_testlib import run_module
 
 SANDBOX = "evidnm"
-LIBVIRT_MODULES = ("virt_network", "virt_network_info", "virt_iface", "pxe_network")
+LIBVIRT_MODULES = ("virt_network", "virt_network_info", "virt_iface", "virt_iface_info", "pxe_network",
+                   "pxe_network_info", "sriov_vf", "sriov_vf_info")
 # The state every evidence test starts from (converged by conftest.base).
 BASE_NET = {
     "name": "ev-base", "forward": {"mode": "nat"}, "bridge": {"name": "evbase0", "stp": False},
@@ -26,7 +29,9 @@ BASE_BRIDGE = {"name": "evbr0", "ports": ["lan2"], "ipv4": {"addresses": ["198.5
 # Files our modules or the daemons they drive write, per directory as the
 # hypervisor sees it (the sandbox binds its own copies over these paths).
 WATCHED_DIRS = ("/etc/NetworkManager/system-connections", "/etc/udev/rules.d", "/etc/libvirt/qemu/networks",
-                "/var/lib/libvirt/dnsmasq")
+                "/etc/libvirt/qemu", "/var/lib/libvirt/dnsmasq", "/var/lib/tftpboot")
+BASE_VM = "ev-vm"
+BASE_VM_MAC = "52:54:00:ee:00:10"
 
 
 def mod(sb, name: str, args: dict, **kw) -> dict:
@@ -80,6 +85,25 @@ def host_state(sb, extra_dirs: tuple = ()) -> dict:
     snap["nm"] = nm_rows(sb)
     snap["files"] = dir_listings(sb, WATCHED_DIRS + tuple(extra_dirs))
     return snap
+
+
+def tree_listing(root: str) -> dict:
+    """{relative path: (mode, sha256 or link target)} of a whole tree (the fake
+    sysfs/proc/udev root of the SR-IOV entries, the TFTP root)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in sorted(dirnames + filenames):
+            f = os.path.join(dirpath, n)
+            st = os.lstat(f)
+            if stat.S_ISLNK(st.st_mode):
+                what = "-> " + os.readlink(f)
+            elif stat.S_ISREG(st.st_mode):
+                with open(f, "rb") as fh:
+                    what = hashlib.sha256(fh.read()).hexdigest()
+            else:
+                what = "dir"
+            out[os.path.relpath(f, root)] = (oct(stat.S_IMODE(st.st_mode)), what)
+    return out
 
 
 def diff_states(before: dict, after: dict) -> list:

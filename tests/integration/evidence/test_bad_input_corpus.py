@@ -19,7 +19,7 @@ from collections import Counter
 import pytest
 import yaml
 
-from evidence_lib import SANDBOX, clean_failure, diff_states, host_state, mod, shows
+from evidence_lib import clean_failure, diff_states, host_state, mod, shows, tree_listing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
@@ -48,26 +48,49 @@ def test_corpus_is_big_enough_and_ids_are_unique():
         assert {"id", "option", "value"} <= set(e) and ("args" in e) != ("vars" in e), e
 
 
+def _state(sb, tftp: str, sysfs: str) -> dict:
+    snap = host_state(sb)
+    snap["tftp_root"] = tree_listing(tftp)
+    snap["fake_sysfs"] = tree_listing(sysfs)
+    return snap
+
+
+def _fill(value, places: dict):
+    """Replace the @TFTP / @SYSFS placeholders of an entry's arguments."""
+    if isinstance(value, dict):
+        return {k: _fill(v, places) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, places) for v in value]
+    return places.get(value, value) if isinstance(value, str) else value
+
+
 @pytest.fixture(scope="module")
-def before(base):
+def places(tftp_root, fake_kernel):
+    return {"@TFTP": tftp_root, "@SYSFS": fake_kernel}
+
+
+@pytest.fixture(scope="module")
+def before(base, places):
     """The host before the corpus; every entry must leave exactly this
     (entries run one after another, so "after the previous entry" == "before
     this one" as long as each left the host alone, which is what is checked)."""
-    return host_state(base)
+    return _state(base, places["@TFTP"], places["@SYSFS"])
 
 
 @pytest.mark.parametrize("entry", MODULE_ENTRIES)
-def test_module_refuses_bad_input_and_host_is_unchanged(base, before, entry):
+def test_module_refuses_bad_input_and_host_is_unchanged(base, before, places, entry):
     sb = base
+    args = _fill(entry["args"], places)
     for check in (True, False):
-        res = mod(sb, entry["module"], entry["args"], check=check)
+        # check mode first: the real run only happens once check mode refused
+        res = mod(sb, entry["module"], args, check=check)
         clean_failure(res)
         msg = res["msg"]
         assert entry["option"] in msg, (entry["option"], msg)
         assert shows(entry["value"], msg), (entry["value"], msg)
         if entry.get("reason"):
             assert entry["reason"] in msg, (entry["reason"], msg)
-    after = host_state(sb)
+    after = _state(sb, places["@TFTP"], places["@SYSFS"])
     assert after == before, diff_states(before, after)
     assert sb.run_hv(["test", "-e", CANARY]).returncode != 0, "an injected command ran"
 
@@ -98,14 +121,14 @@ def _run_role_batch(sb, tmp: str, role: str, entries: list) -> dict:
 
 
 @pytest.fixture(scope="module")
-def role_runs(base, before, tmp_path_factory):
+def role_runs(base, before, places, tmp_path_factory):
     sb = base
     tmp = str(tmp_path_factory.mktemp("roles"))
     runs = {}
     entries = [e for e in CORPUS if "role" in e]
     for role in sorted({e["role"] for e in entries}):
         batch = _run_role_batch(sb, tmp, role, [e for e in entries if e["role"] == role])
-        batch["diff"] = diff_states(before, host_state(sb))
+        batch["diff"] = diff_states(before, _state(sb, places["@TFTP"], places["@SYSFS"]))
         runs[role] = batch
     return runs
 
