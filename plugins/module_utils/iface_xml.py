@@ -78,6 +78,11 @@ def parse(xml: Any) -> Interface:
         addr = src.find("address") if src is not None else None
         if addr is not None and addr.get("type", "pci") == "pci":
             source = pci_from_attrs(dict(addr.attrib))
+    elif src is not None and itype in ("network", "bridge") and src.get("network"):
+        # A NIC moved live from a bridge onto a network: libvirt dumps the
+        # running one as type='bridge' with <source network=...>; it is
+        # attached through the network.
+        itype, source = "network", src.get("network")
     elif src is not None and itype in _SOURCE_ATTR:
         source = src.get(_SOURCE_ATTR[itype])
         if itype == "direct":

@@ -11,7 +11,8 @@ hypervisor (nsenter into its namespaces), as they do under Ansible.
 
 Lab subnets: vif-nat 203.0.113.129/27, vif-nat2 203.0.113.161/27; the LAN
 198.51.100.0/24 (outside DHCP .100-.150) through the host bridge vifbr0
-(port lan1) made here with `ip link`.
+(port lan1) made here with `ip link`, also offered as the bridge-mode
+libvirt network vif-lan.
 """
 
 from __future__ import annotations
@@ -129,6 +130,11 @@ def env(sandbox):
     sandbox.run_hv(["ip", "link", "add", BRIDGE, "type", "bridge", "stp_state", "0", "forward_delay", "0"])
     sandbox.run_hv(["ip", "link", "set", "lan1", "master", BRIDGE])
     sandbox.run_hv(["ip", "link", "set", BRIDGE, "up"])
+    # The same bridge as a libvirt network (seed 15.10.4's bond0-bridge).
+    path = sandbox.state_dir / "vif-lan.xml"
+    path.write_text("<network><name>vif-lan</name><forward mode='bridge'/><bridge name='%s'/></network>" % BRIDGE)
+    sandbox.virsh("net-define", str(path))
+    sandbox.virsh("net-start", "vif-lan")
     guests = {
         "a": define_guest(sandbox, "vif-a", [{"source": NAT[0], "mac": MAC_A, "alias": "ua-nat0"}]),
         "b": define_guest(sandbox, "vif-b", [{"type": "direct", "source": "lan2", "mode": "bridge", "mac": MAC_B,
@@ -145,9 +151,9 @@ def _clean(sandbox):
     for name in ("vif-a", "vif-b", "vif-c"):
         sandbox.virsh("destroy", name, check=False)
         sandbox.virsh("undefine", name, check=False)
-    for spec in (NAT, NAT2):
-        sandbox.virsh("net-destroy", spec[0], check=False)
-        sandbox.virsh("net-undefine", spec[0], check=False)
+    for net in (NAT[0], NAT2[0], "vif-lan"):
+        sandbox.virsh("net-destroy", net, check=False)
+        sandbox.virsh("net-undefine", net, check=False)
     sandbox.run_hv(["ip", "link", "set", "lan1", "nomaster"], check=False)
     sandbox.run_hv(["ip", "link", "del", BRIDGE], check=False)
 
@@ -298,6 +304,14 @@ def test_move_running_nic_from_nat_to_host_bridge(env):
     env.converge(domain="vif-a", mac=MAC_A, link="up")
     ip = g.wait_for_lease("eth0", timeout=90, after=mark)
     assert lan_ip(ip), ip
+    assert env.sb.run_out(["ping", "-c", "1", "-W", "2", ip], check=False).returncode == 0
+    # And onto the libvirt network in bridge mode over that bridge: live too,
+    # the guest keeps its address and stays reachable.
+    _c, applied, _a = env.converge(domain="vif-a", mac=MAC_A, type="network", source="vif-lan")
+    assert [a["kind"] for a in applied["actions"]] == ["update", "define"]
+    assert applied["interface"]["live"]["source"] == "vif-lan" and not applied["restart_required"]
+    nic = env.nic_info("vif-a", MAC_A)
+    assert nic["host_dev"] in env.sb.run_hv(["ip", "-o", "link", "show", "master", BRIDGE]).stdout
     assert env.sb.run_out(["ping", "-c", "1", "-W", "2", ip], check=False).returncode == 0
 
 

@@ -145,6 +145,26 @@ def test_golden_live_network():
                              link="down", alias="ua-front", pci_address="0000:00:02.0")
 
 
+# A NIC moved live from type bridge onto a bridge-mode network: libvirt
+# 11.3 keeps type='bridge' in the live XML but the source is the network.
+GOLDEN_LIVE_MOVED_TO_NETWORK = """<interface type='bridge'>
+      <mac address='52:54:00:f1:0a:09'/>
+      <source network='vif-lan' portid='72e6dec3-847e-4403-9263-e4884768a691' bridge='vifbr0'/>
+      <target dev='vnet14'/>
+      <model type='virtio'/>
+      <alias name='net0'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/>
+    </interface>"""
+
+
+def test_golden_live_bridge_moved_onto_a_network_is_a_network_nic(rng):
+    m = ix.parse(GOLDEN_LIVE_MOVED_TO_NETWORK)
+    assert (m.type, m.source) == ("network", "vif-lan")
+    el = ix.build_element(im.merge(im.Interface(link="down"), m), base=GOLDEN_LIVE_MOVED_TO_NETWORK)
+    assert el.get("type") == "network" and el.find("source").get("network") == "vif-lan"
+    assert rng.validate(el), rng.error_log
+
+
 def test_golden_direct_ignores_libvirts_own_alias():
     m = ix.parse(GOLDEN_DIRECT)
     assert (m.type, m.source, m.mode, m.alias, m.boot_order, m.link) == ("direct", "lan2", "bridge", None, 2, "up")
