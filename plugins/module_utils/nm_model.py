@@ -13,6 +13,7 @@ The rules of the seed (bridged mode with bonding) live in :func:`validate`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 try:
@@ -38,6 +39,11 @@ ARP_REASON = ("ARP monitoring does not work correctly for a bond under a bridge 
 # bond.options we model ourselves, or that the rules forbid.
 ARP_OPTIONS = ("arp_interval", "arp_ip_target", "arp_validate", "arp_all_targets", "arp_missed_max")
 IP_METHODS = {4: ("disabled", "auto", "manual"), 6: ("disabled", "ignore", "auto", "manual", "dhcp")}
+# A search domain as NetworkManager takes it: "example.com", "~example.com"
+# (routing only), "~." (all queries).
+_SEARCH_RE = re.compile(r"~\.|~?[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?")
+# bond options whose value is one of the bond's ports
+IFNAME_BOND_OPTIONS = ("primary", "active_slave")
 
 
 @dataclass
@@ -112,8 +118,12 @@ def _ip(option: str, params: dict | None, version: int) -> IPConfig:
            for i, d in enumerate(params.get("dns") or [])]
     search = []
     for i, dom in enumerate(params.get("dns_search") or []):
-        if not isinstance(dom, str) or not dom or any(c in dom for c in " ,\t\n;"):
-            raise ValidationError("%s.dns_search[%d]" % (option, i), dom, "not a DNS domain name")
+        if not isinstance(dom, str) or not _SEARCH_RE.fullmatch(dom):
+            # NetworkManager stores (and writes to resolv.conf) whatever it is
+            # given, quotes and slashes included: only domain names pass.
+            raise ValidationError("%s.dns_search[%d]" % (option, i), dom,
+                                  "not a DNS domain name (letters, digits, '-' and '_' in dot-separated labels; "
+                                  "a leading '~' makes it a routing-only domain)")
         search.append(dom)
     if method == "manual" and not addrs:
         raise ValidationError(option + ".addresses", [], "method manual needs at least one address")
@@ -169,6 +179,10 @@ def want_from_params(params: dict) -> tuple:
             if not k or any(c in k + str(value) for c in ",= \t\n"):
                 raise ValidationError("bond.options.%s" % key, value,
                                       "bond option names and values may not contain ',', '=' or blanks")
+            if k in IFNAME_BOND_OPTIONS:
+                # NetworkManager refuses anything else only when the profile
+                # is written, i.e. mid-change: refuse it before, in check mode too
+                v.ifname("bond.options.%s" % key, value)
             options[k] = str(value).lower() if isinstance(value, bool) else str(value)
         bports = [v.ifname("bond.ports[%d]" % i, p) for i, p in enumerate(bp.get("ports") or [])]
         if not bports:
