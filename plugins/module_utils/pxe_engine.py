@@ -76,6 +76,8 @@ class PxeEngine(Engine):
         config_xml = self.lv.call("reading network %r" % w.network, net.XMLDesc, flag("VIR_NETWORK_XML_INACTIVE", 1))
         state = HostState(network=w.network, active=bool(net.isActive()), persistent=bool(net.isPersistent()),
                           config_xml=config_xml, config=pm.read(config_xml, w.address, w.network))
+        if w.dhcp_range:
+            pm.check_range(w.dhcp_range, state.config.address)
         if state.active:
             state.live = pm.read(net.XMLDesc(0), state.config.address, w.network)
             state.guests = sorted({dom.name() for dom, _i in attached_interfaces(self.lv, w.network)})

@@ -23,6 +23,11 @@ try:
 except ImportError:  # reported by the module through network_xml.require_libs
     etree = None
 
+try:
+    import netaddr
+except ImportError:  # reported by the module through network_xml.require_libs
+    netaddr = None
+
 from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
@@ -206,6 +211,18 @@ def read_all(xml: str) -> list:
                        bootp_file=bootp.get("file") if bootp is not None else None,
                        bootp_server=bootp.get("server") if bootp is not None else None, ranges=ip.ranges))
     return out
+
+
+def check_range(rng: tuple, address: str) -> None:
+    """A DHCP range must lie in the subnet of the address it serves, and
+    not cover that address itself (dnsmasq would hand it out)."""
+    net = netaddr.IPNetwork(address)
+    for opt, value in (("dhcp_range.start", rng[0]), ("dhcp_range.end", rng[1])):
+        ip = netaddr.IPAddress(value)
+        if ip not in net or ip in (net.network, net.broadcast):
+            raise ValidationError(opt, value, "is not a host address of the network's subnet %s" % net.cidr)
+    if int(netaddr.IPAddress(rng[0])) <= int(net.ip) <= int(netaddr.IPAddress(rng[1])):
+        raise ValidationError("dhcp_range", "%s-%s" % rng, "includes the network's own address %s" % net.ip)
 
 
 def target(want: Want, have: Pxe) -> Pxe:

@@ -294,6 +294,8 @@ BAD = [
     ("root_is_file", {"tftp_root": "FILE"}, "exists and is not a directory"),
     ("root_below_file", {"tftp_root": "FILE/sub"}, "is a file, not a directory"),
     ("unknown_owner", {"owner": "vn5nosuchuser"}, "owner='vn5nosuchuser': no such user on the hypervisor"),
+    ("range_outside", {"dhcp_range": {"start": "203.0.113.140", "end": "203.0.113.200"}},
+     "dhcp_range.end='203.0.113.200': is not a host address of the network's subnet 203.0.113.128/27"),
     ("missing_presence", {"boot_files": [{"name": "notthere.0"}], "bootp_file": "notthere.0"},
      "boot_files[0].name='notthere.0': is not in the TFTP root"),
 ]

@@ -353,3 +353,26 @@ def test_selinux_host_gets_the_reference_label(tmp_path, monkeypatch, semanage):
     with pytest.raises(SystemExit):
         run(module2, pe.PxeEngine(module2, fs=fs, lv=FakeLv(net)))
     assert module2.result["changed"] is False, module2.result
+
+
+@pytest.mark.parametrize("rng,message", [
+    ({"start": "192.0.2.140", "end": "203.0.113.200"},
+     "dhcp_range.end='203.0.113.200': is not a host address of the network's subnet 192.0.2.0/24"),
+    ({"start": "192.0.2.0", "end": "192.0.2.20"}, "dhcp_range.start='192.0.2.0': is not a host address"),
+    ({"start": "192.0.2.200", "end": "192.0.2.255"}, "dhcp_range.end='192.0.2.255': is not a host address"),
+    ({"start": "192.0.2.1", "end": "192.0.2.20"},
+     "dhcp_range='192.0.2.1-192.0.2.20': includes the network's own address 192.0.2.1"),
+])
+def test_dhcp_range_must_fit_the_subnet(tmp_path, rng, message):
+    fake_tree(tmp_path)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    r, lv = go(tmp_path, dhcp_range=rng)
+    assert r.get("failed") and message in r["msg"], r
+    assert lv.defined == [] and sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_dhcp_range_inside_is_set(tmp_path):
+    r, lv = go(tmp_path, dhcp_range={"start": "192.0.2.20", "end": "192.0.2.30"})
+    assert not r.get("failed"), r
+    assert r["pxe"]["dhcp_ranges"] == [{"start": "192.0.2.20", "end": "192.0.2.30"}]
+    assert "<range start=\"192.0.2.20\" end=\"192.0.2.30\"/>" in lv.defined[0]
