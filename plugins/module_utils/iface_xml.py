@@ -169,7 +169,7 @@ def build_element(iface: Interface, base: Any = None) -> Any:
     """The ``<interface>`` element for ``iface``; ``base`` (an element or
     XML text of the host's current interface) is edited, not replaced."""
     el = copy.deepcopy(_root(base)) if base is not None else etree.Element("interface")
-    old_type = el.get("type")
+    old_type = parse(el).type if base is not None else None
     el.set("type", iface.type)
     type_changed = old_type is not None and old_type != iface.type
     if type_changed:

@@ -311,8 +311,17 @@ def test_move_running_nic_from_nat_to_host_bridge(env):
     assert [a["kind"] for a in applied["actions"]] == ["update", "define"]
     assert applied["interface"]["live"]["source"] == "vif-lan" and not applied["restart_required"]
     nic = env.nic_info("vif-a", MAC_A)
+    assert (nic["type"], nic["source"]) == ("network", "vif-lan")
     assert nic["host_dev"] in env.sb.run_hv(["ip", "-o", "link", "show", "master", BRIDGE]).stdout
     assert env.sb.run_out(["ping", "-c", "1", "-W", "2", ip], check=False).returncode == 0
+    # Unplug / plug on the network it was moved to (libvirt dumps that NIC
+    # as type='bridge' with a network source).
+    mark = len(g.console_log())
+    env.converge(domain="vif-a", mac=MAC_A, link="down")
+    g.wait_for(r"^VNSB LINK eth0 down", timeout=30, after=mark)
+    env.converge(domain="vif-a", mac=MAC_A, link="up")
+    assert g.wait_for_lease("eth0", timeout=60, after=mark) == ip
+    assert env.sb.run_out(["ping", "-c", "3", "-W", "2", ip], check=False).returncode == 0
 
 
 def test_mac_change_refused_while_running_then_done_shut_off(env):
@@ -383,6 +392,9 @@ def test_passt_port_forward_reaches_the_guest(env, guest_c):
     _c, applied, _a = env.converge(domain="vif-c", alias="ua-passt", type="user", port_forwards=[
         {"proto": "tcp", "ranges": [{"start": 18080, "to": 80}]}])
     assert [a["kind"] for a in applied["actions"]] == ["define"]   # shut off: config only
+    off = env.info("vif-c")
+    assert off["running"] is False and off["interfaces"][0]["host_dev"] is None
+    assert off["interfaces"][0]["alias"] == "ua-passt" and off["interfaces"][0]["addresses"] == []
     started = env.sb.virsh("start", "vif-c", check=False)
     if "passt" in started.stderr and "Invalid value" in started.stderr:
         pytest.skip("this libvirt has no passt backend: %s" % started.stderr.strip())

@@ -162,6 +162,7 @@ def test_golden_live_bridge_moved_onto_a_network_is_a_network_nic(rng):
     assert (m.type, m.source) == ("network", "vif-lan")
     el = ix.build_element(im.merge(im.Interface(link="down"), m), base=GOLDEN_LIVE_MOVED_TO_NETWORK)
     assert el.get("type") == "network" and el.find("source").get("network") == "vif-lan"
+    assert el.find("target").get("dev") == "vnet14" and el.find("link").get("state") == "down"
     assert rng.validate(el), rng.error_log
 
 
