@@ -207,8 +207,8 @@ class PxeEngine(Engine):
         helper (``chcon -R --reference``), and record it with ``semanage
         fcontext`` where that exists so a relabel keeps it."""
         root = self.w.tftp_root
-        CommandRunner(self.module, "chcon").run(["-R", "--reference", self.fs.path(self._selinux_ref),
-                                                  self.fs.path(root)])
+        chcon = CommandRunner(self.module, "chcon")
+        chcon.run(["-R", "--reference", self.fs.path(self._selinux_ref), self.fs.path(root)])
         semanage = CommandRunner(self.module, "semanage", required=False)
         ctype = pf.context_type(pf.context_of(self.fs.path(self._selinux_ref)))
         if semanage.available and ctype:
