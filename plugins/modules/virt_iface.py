@@ -32,8 +32,8 @@ description:
     O(restart_timeout) seconds if the guest ignores the request) and starts it again.
   - A MAC only changes while the domain is shut off; on a running domain it is refused unless
     O(restart=true).
-  - Changing the type edits the same interface, so MAC, guest PCI address and boot order are kept (replacing
-    a macvtap connection by a bridge, seed 15.9.3).
+  - Changing the type edits the same interface, so MAC, guest PCI address and boot order are kept (for example when
+    a macvtap connection is replaced by a bridge).
 options:
   domain:
     description: Name of the virtual machine (libvirt domain).
@@ -83,7 +83,8 @@ options:
     choices: [up, down]
   boot_order:
     description:
-      - Boot order of the interface (PXE boot). libvirt refuses it on domains that boot by C(<os><boot dev=...>).
+      - Boot order of the interface (PXE boot). Refused on a domain that boots by C(<os><boot dev=...>), since libvirt
+        does not allow both.
     type: int
   port_forwards:
     description:
