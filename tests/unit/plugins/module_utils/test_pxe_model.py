@@ -151,8 +151,8 @@ def test_build_sets_only_the_pxe_elements_and_round_trips():
 
 
 def test_server_range_and_absent():
-    want = pm.want_from_params(params(bootp_server="192.0.2.5", dhcp_range={"start": "192.0.2.20",
-                                                                             "end": "192.0.2.30"}))
+    rng = {"start": "192.0.2.20", "end": "192.0.2.30"}
+    want = pm.want_from_params(params(bootp_server="192.0.2.5", dhcp_range=rng))
     target = pm.target(want, pm.read(BASE, None, "lab"))
     xml = pm.build(BASE, target, "lab")
     rng_valid(xml)

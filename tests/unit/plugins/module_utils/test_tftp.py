@@ -72,7 +72,7 @@ class Server(threading.Thread):
                     t.sendto(pkt, client)
                 while True:
                     try:
-                        ack, _ = t.recvfrom(100)
+                        ack = t.recvfrom(100)[0]
                     except socket.timeout:
                         retries += 1
                         if retries > 5:
