@@ -214,7 +214,10 @@ def _attached(lv: Libvirt) -> dict:
     for dom in lv.domains():
         active = bool(dom.isActive())
         root = etree.fromstring(dom.XMLDesc(0).encode())
-        for iface in root.findall("devices/interface[@type='network']"):
+        # Not only type='network': after a live update-device that moved a NIC
+        # onto a network, libvirt (11.3) shows the running NIC with its actual
+        # type ('bridge') and still names the network in <source network=>.
+        for iface in root.xpath("devices/interface[source/@network]"):
             src = iface.find("source")
             mac = iface.find("mac")
             tgt = iface.find("target")

@@ -48,9 +48,11 @@ def attached_interfaces(lv: Libvirt, name: str) -> list:
         if not dom.isActive():
             continue
         root = etree.fromstring(lv.call("reading domain %r" % dom.name(), dom.XMLDesc, 0).encode())
-        for iface in root.findall("devices/interface[@type='network']"):
+        # source/@network, not type='network': a NIC moved onto the network
+        # live shows its actual type ('bridge') in the running XML.
+        for iface in root.xpath("devices/interface[source/@network]"):
             src = iface.find("source")
-            if src is not None and src.get("network") == name:
+            if src.get("network") == name:
                 found.append((dom, iface))
     return found
 
@@ -63,6 +65,7 @@ def _iface_on(iface: Any, network: str) -> str:
     for attr in ("portid", "bridge"):
         src.attrib.pop(attr, None)
     src.set("network", network)
+    el.set("type", "network")   # the running XML may show the actual type
     return etree.tostring(el, encoding="unicode")
 
 

@@ -471,3 +471,33 @@ def test_mode_change_with_restart_moves_running_guest_to_host_bridge(hv):
         hv.remove("vn3-mv")
         hv.sb.run_hv(["ip", "link", "set", "lan1", "nomaster"], check=False)
         hv.sb.run_hv(["ip", "link", "del", "vn3br1"], check=False)
+
+
+def test_guest_moved_live_onto_a_network_is_seen_and_reconnected(hv):
+    """virt_iface moves a running guest's NIC onto another network live; libvirt
+    then shows that NIC with its actual type ('bridge') in the running XML.
+    virt_network_info must still list the guest on the network (the seed's
+    domiflist check), and a restart must reconnect it, not strand it."""
+    a = {"address": "203.0.113.201/29", "range": ("203.0.113.202", "203.0.113.204")}
+    b = {"address": "203.0.113.209/29", "range": ("203.0.113.210", "203.0.113.212")}
+    hv.converge("virt_network", **net_args("vn3-from", a))
+    hv.converge("virt_network", **net_args("vn3-to", b))
+    mac = "52:54:00:3e:0f:01"
+    guest = hv.sb.start_guest("vn3-g-moved", nics=[{"source": "vn3-from", "mac": mac}])
+    try:
+        guest.wait_for_lease(timeout=90)
+        moved = hv.run("virt_iface", domain="vn3-g-moved", mac=mac, type="network", source="vn3-to")
+        assert moved["changed"] and not moved.get("failed") and not moved["restart_required"], moved
+        mark = len(guest.console_log())
+        guest.run("kill -USR1 $(cat /run/udhcpc.eth0)")
+        assert guest.wait_for_lease(timeout=60, after=mark).startswith("203.0.113.21")
+        guests = hv.run("virt_network_info", name="vn3-to")["networks"][0]["guests"]
+        assert [(g["guest"], g["mac"]) for g in guests] == [("vn3-g-moved", mac)]
+        assert hv.run("virt_network_info", name="vn3-from")["networks"][0]["guests"] == []
+        applied = hv.run("virt_network", restart=True, mtu=1400, **net_args("vn3-to", b))
+        assert applied["reconnected"] == ["vn3-g-moved"], applied
+        assert ping_ok(guest, "203.0.113.209", tries=5)
+    finally:
+        guest.destroy()
+        hv.remove("vn3-from")
+        hv.remove("vn3-to")
