@@ -1,0 +1,229 @@
+"""playbooks/site.yml and verify.yml for every component a fleet host can
+declare - libvirt networks, a PXE server on one of them, VF counts with a VF
+given to a VM, and a VM's interfaces - on the sandbox hypervisor `fleet`, the
+way an AWX job runs them (ansible-playbook, inventory variables only):
+
+* --check on a fresh host fails nothing and changes nothing (libvirt, links,
+  addresses, routes, firewall, the TFTP root, the fake sysfs tree);
+* apply converges, a second apply reports changed=0 (PLAY RECAP);
+* verify.yml shows what was converged (the VM's interfaces with their MACs
+  on their networks, the boot file served over TFTP, the VFs and the VM that
+  holds one), changes nothing, and fails naming the interface when the host
+  drifts from the inventory.
+
+SR-IOV has no hardware here: the PF lives in a fake sysfs tree (tests/
+fakesysfs.py) that sriov_vf reads through its testing option sysfs_root; a
+watcher in this process plays the kernel's part (VFs appear after a write
+of sriov_numvfs). The VM is defined but never started (cheaper; every
+component can be converged on a shut-off VM).
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+import vnsb
+from fakesysfs import FakeKernel
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+BIN = os.path.dirname(sys.executable)
+HV_PYTHON = os.path.join(ROOT, "playbooks", "inventory", "demo", "hv-python")
+NAME = "fleet"
+HOST = "fleet-hv"
+VM = "fleetvm"
+LAN_MAC = "52:54:00:f1:ee:01"
+VF_MAC = "52:54:00:f1:ee:0f"
+NETS = ("fleet-nat", "fleet-pxe")
+
+
+def _host_vars(tftp_root: str, sysfs_root: str) -> dict:
+    fast = ["no-ping"]
+    return {
+        "virtnet_sriov_vfs": [
+            {"pf": "eth1", "num_vfs": 2, "sysfs_root": sysfs_root,
+             "attach": {"vm": VM, "mac": VF_MAC, "live": False}},
+        ],
+        "virtnet_networks": [
+            {"name": "fleet-nat", "forward": {"mode": "nat"}, "bridge": {"name": "virbr-fnat", "stp": False},
+             "ips": [{"address": "192.0.2.1/26", "dhcp": {"ranges": [{"start": "192.0.2.10", "end": "192.0.2.40"}]}}],
+             "dnsmasq_options": fast, "autostart": True},
+            {"name": "fleet-pxe", "forward": {"mode": "isolated"}, "bridge": {"name": "virbr-fpxe", "stp": False},
+             "ips": [{"address": "192.0.2.65/26",
+                      "dhcp": {"ranges": [{"start": "192.0.2.74", "end": "192.0.2.104"}]}}],
+             "dnsmasq_options": fast, "autostart": True},
+        ],
+        "virtnet_pxe_networks": [
+            {"name": "fleet-pxe", "tftp_root": tftp_root, "restart": True, "verify": True,
+             "boot_files": [{"name": "boot.ipxe", "content": "#!ipxe\necho fleet\nexit\n"}],
+             "bootp_file": "boot.ipxe"},
+        ],
+        "virtnet_vm_interfaces": [
+            {"domain": VM, "alias": "ua-lan", "mac": LAN_MAC, "type": "network", "source": "fleet-nat"},
+            {"domain": VM, "alias": "ua-pxe", "type": "network", "source": "fleet-pxe", "model": "e1000e",
+             "link": "down"},
+        ],
+    }
+
+
+def _clean(sb) -> None:
+    sb.virsh("undefine", VM, check=False)
+    for net in NETS:
+        sb.virsh("net-destroy", net, check=False)
+        sb.virsh("net-undefine", net, check=False)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    reason = vnsb.missing_requirements(False)
+    if reason:
+        pytest.skip(reason)
+    sb = vnsb.Sandbox(NAME)
+    sb.up(reuse=True)
+    _clean(sb)   # a reused instance may hold a previous run's objects
+    # IPv6 DAD of a fresh namespace settles by itself; let it, so snapshots
+    # compare only what a playbook could have touched.
+    deadline = time.monotonic() + 15
+    while "tentative" in sb.run_hv(["ip", "-o", "addr"]).stdout and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+
+    base = tmp_path_factory.mktemp("fleet")
+    kernel = FakeKernel(base / "sysfs")
+    kernel.add_pf("eth1", driver="ixgbe", total=7, slot=3)
+    kernel.delay = 0.2
+    kernel.watch()
+    pxe = sb.state_dir / "fleet-pxe"       # dnsmasq (user nobody) must reach it: not below pytest's 0700 tmp
+    pxe.mkdir(mode=0o755, exist_ok=True)
+    os.chmod(pxe, 0o755)
+    tftp_root = pxe / "root"
+
+    xml = base / "vm.xml"
+    xml.write_text(sb.guest_xml(VM, []))
+    sb.virsh("define", str(xml))
+
+    inv = base / "inventory"
+    (inv / "host_vars").mkdir(parents=True)
+    (inv / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"hypervisors": {"hosts": {HOST: {
+        "ansible_connection": "local", "ansible_python_interpreter": HV_PYTHON}}}}}}))
+    (inv / "host_vars" / f"{HOST}.yml").write_text(yaml.safe_dump(_host_vars(str(tftp_root), kernel.root)))
+
+    box = {"sb": sb, "inv": str(inv), "kernel": kernel, "tftp_root": tftp_root}
+    yield box
+    kernel.stop()
+    if os.environ.get("VIRTNET_SANDBOX_KEEP") == "1":
+        return
+    sb.down()
+
+
+def play(box, playbook: str, *extra: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, VIRTNET_SANDBOX_NAME=NAME, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    return subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", box["inv"],
+                           os.path.join(ROOT, "playbooks", playbook), *extra],
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def recap(cp: subprocess.CompletedProcess) -> dict:
+    m = re.search(HOST + r"\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", cp.stdout)
+    assert m, cp.stdout[-4000:] + cp.stderr[-2000:]
+    return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, m.groups())))
+
+
+def host_state(box) -> dict:
+    snap = box["sb"].snapshot()
+    snap["tftp_root_exists"] = box["tftp_root"].exists()
+    snap["sysfs"] = box["kernel"].listing()
+    return snap
+
+
+def domiflist(sb) -> list:
+    rows = [r.split() for r in sb.virsh("domiflist", VM, "--inactive").stdout.splitlines()]
+    return [r for r in rows if r and r[0] != "Interface" and not r[0].startswith("---")]
+
+
+def test_site_check_apply_again_then_verify(fleet):
+    sb = fleet["sb"]
+    before = host_state(fleet)
+    check = play(fleet, "site.yml", "--check", "--diff")
+    r = recap(check)
+    assert r["failed"] == 0, check.stdout[-4000:]
+    assert r["changed"] > 0
+    # what check mode cannot check on a fresh host is said, not failed
+    assert "fleet-pxe would be defined by the networks step" in check.stdout
+    assert "fleetvm/ua-lan, fleetvm/ua-pxe join a network or bridge an earlier step would create" in check.stdout
+    assert host_state(fleet) == before, "check mode changed the host"
+
+    applied = play(fleet, "site.yml")
+    r = recap(applied)
+    assert r["failed"] == 0, applied.stdout[-4000:]
+    assert r["changed"] > 0
+    assert sorted(n for n in sb.virsh("net-list", "--name").stdout.split() if n.startswith("fleet")) == list(NETS)
+    # the user's view: virsh domiflist, the interfaces on their networks with the declared MAC and model
+    rows = domiflist(sb)
+    assert ["-", "network", "fleet-nat", "virtio", LAN_MAC] in rows, rows
+    assert [r[1:4] for r in rows if r[2] == "fleet-pxe"] == [["network", "fleet-pxe", "e1000e"]], rows
+    assert ["-", "hostdev", "-", "-", VF_MAC] in rows, rows
+    assert (fleet["tftp_root"] / "boot.ipxe").read_text() == "#!ipxe\necho fleet\nexit\n"
+    assert fleet["kernel"].listing() != before["sysfs"]
+
+    again = play(fleet, "site.yml")
+    assert recap(again) == dict(recap(again), changed=0, failed=0), again.stdout[-4000:]
+    check2 = play(fleet, "site.yml", "--check")
+    assert recap(check2)["changed"] == 0, check2.stdout[-4000:]
+
+    converged = host_state(fleet)
+    verify = play(fleet, "verify.yml")
+    r = recap(verify)
+    assert r["failed"] == 0 and r["changed"] == 0, verify.stdout[-4000:]
+    assert host_state(fleet) == converged
+    out = verify.stdout
+    # per VM, a domiflist-like table: the NAT interface with its MAC, the PXE one unplugged
+    assert re.search(r'"fleetvm": \{\s*"interfaces": \[', out), out[-4000:]
+    assert re.search(r'"- +network +fleet-nat +virtio +%s +- +up"' % LAN_MAC, out), out[-4000:]
+    assert re.search(r'"- +network +fleet-pxe +e1000e +52:54:00:\S+ +- +down"', out), out[-4000:]
+    assert re.search(r'"- +hostdev +0000:00:13\.\d +- +%s' % VF_MAC, out), out[-4000:]
+    assert re.search(r'"state": "shut off"', out)
+    # the PXE network: its TFTP root and boot file, fetched over TFTP and compared with the file on disk
+    assert re.search(r'"fleet-pxe": \{\s*"active": true,\s*"address": "192.0.2.65/26",\s*"boot_file": "boot.ipxe"', out)
+    assert '"served": "yes, same as the file on disk"' in out
+    assert '"tftp_root": "%s"' % fleet["tftp_root"] in out
+    # the PF: 2 of 7 VFs, VF 0 given to the VM
+    assert re.search(r'"eth1": \{\s*"at_boot": "udev rule \S*/etc/udev/rules.d/eth1.rules",\s*"driver": "ixgbe",'
+                     r'\s*"numvfs": 2,\s*"totalvfs": 7,', out), out[-4000:]
+    assert re.search(r'"VF 0 0000:00:13\.0 eth1v0 -> %s \(%s\)"' % (VM, VF_MAC), out), out[-4000:]
+    assert '"VF 1 0000:00:13.1 eth1v1 -> free"' in out
+
+
+def test_verify_fails_on_drift_and_names_the_interface(fleet):
+    sb = fleet["sb"]
+    assert recap(play(fleet, "site.yml"))["failed"] == 0
+    sb.virsh("detach-interface", VM, "network", "--mac", LAN_MAC, "--config")
+    pxe_mac = [r[4] for r in domiflist(sb) if r[2] == "fleet-pxe"][0]
+    sb.virsh("domif-setlink", VM, pxe_mac, "up", "--config")
+    try:
+        cp = play(fleet, "verify.yml")
+        assert recap(cp)["failed"] == 1, cp.stdout[-4000:]
+        assert "VM fleetvm interface ua-lan: missing; inventory wants" in cp.stdout, cp.stdout[-4000:]
+        # every drifted item is named, not only the first
+        assert re.search(r"VM fleetvm interface ua-pxe: \{.*'link': 'up'", cp.stdout), cp.stdout[-4000:]
+    finally:
+        fixed = play(fleet, "site.yml")
+    assert recap(fixed)["failed"] == 0 and recap(fixed)["changed"] > 0, fixed.stdout[-4000:]
+    assert recap(play(fleet, "verify.yml"))["failed"] == 0
+
+
+def test_site_without_component_variables_skips_them_cleanly(fleet):
+    """A host that declares nothing: every component is skipped, nothing
+    runs against the host, nothing fails."""
+    before = host_state(fleet)
+    cp = play(fleet, "site.yml", "-e", "virtnet_site_skip=[bridges,sriov_vfs,networks,pxe_networks,vm_interfaces]")
+    r = recap(cp)
+    assert r == dict(r, failed=0, changed=0), cp.stdout[-4000:]
+    assert "virt_iface" not in cp.stdout and "sriov_vf" not in cp.stdout
+    assert host_state(fleet) == before
