@@ -149,7 +149,20 @@ class NetworkEngine(Engine):
         conn = self.lv.conn
         net = self.lv.network(name)
         if action.kind == "define":
-            self.lv.call("defining network %r" % name, conn.networkDefineXML, action.payload, xml=action.payload)
+            xml = action.payload
+            for attempt in range(5):
+                try:
+                    self.lv.call("defining network %r" % name, conn.networkDefineXML, xml, xml=xml)
+                    break
+                except VirtnetError as err:
+                    if attempt == 4 or not self._lost_bridge_race(err):
+                        raise
+                    # Another run took the virbrN picked for us between our
+                    # read of the host and our define: read again, pick again.
+                    defines = npl.plan(self.desired, self._have())[0].of_kind("define")
+                    if not defines:
+                        raise
+                    xml = defines[0].payload
             self._defined = True
         elif action.kind == "update":
             upd = action.payload
@@ -167,6 +180,12 @@ class NetworkEngine(Engine):
             self.lv.call("undefining network %r" % name, net.undefine)
         elif action.kind == "autostart":
             self.lv.call("setting autostart of network %r" % name, net.setAutostart, 1 if action.payload else 0)
+
+    def _lost_bridge_race(self, err: VirtnetError) -> bool:
+        """The define failed only because the bridge name we picked (the task
+        names none) was taken meanwhile, e.g. by a run on another network."""
+        return (self.desired is not None and self.desired.network.bridge is None
+                and "already in use" in str(err.details.get("libvirt_message", "")))
 
     def _roll_back(self) -> str:
         """Undo what was applied when a later step failed: live updates are
