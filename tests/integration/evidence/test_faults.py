@@ -247,10 +247,13 @@ def test_two_virt_network_runs_at_once(base):
     a = dict(_net(1), name="ev-c1")
     b = dict(_net(2), name="ev-c2")
     try:
-        # Two new networks, neither names its bridge: libvirt picks both.
-        ra, rb = _together(lambda: mod(sb, "virt_network", a), lambda: mod(sb, "virt_network", b))
-        assert not ra.get("failed") and not rb.get("failed"), (ra, rb)
-        assert ra["network"]["bridge"]["name"] != rb["network"]["bridge"]["name"]
+        # Four new networks at once, none names its bridge: each run picks
+        # the first free virbrN, so they race for the same name (a run that
+        # loses libvirt's "already in use" picks again).
+        news = [a, b] + [dict(_net(i), name="ev-c%d" % i) for i in (4, 5)]
+        first = _together(*[(lambda d=d: mod(sb, "virt_network", d)) for d in news])
+        assert [r.get("msg") for r in first] == [None] * 4, [r.get("msg") for r in first]
+        assert len({r["network"]["bridge"]["name"] for r in first}) == 4, [r["network"] for r in first]
         # The same network, the same declaration, twice at once.
         c = dict(_net(3), name="ev-c3")
         rc = _together(lambda: mod(sb, "virt_network", c), lambda: mod(sb, "virt_network", c))
@@ -267,8 +270,8 @@ def test_two_virt_network_runs_at_once(base):
         # No corruption: each network is defined once, parses, and a later
         # run of each declaration converges and then changes nothing.
         names = sb.virsh("net-list", "--all", "--name").stdout.split()
-        assert sorted(n for n in names if n.startswith("ev-c")) == ["ev-c1", "ev-c2", "ev-c3"]
-        for decl_ in (a, b, decl[1]):
+        assert sorted(n for n in names if n.startswith("ev-c")) == ["ev-c1", "ev-c2", "ev-c3", "ev-c4", "ev-c5"]
+        for decl_ in news + [decl[1]]:
             assert not mod(sb, "virt_network", decl_).get("failed")
             assert mod(sb, "virt_network", decl_)["changed"] is False
         xml = sb.virsh("net-dumpxml", "ev-c3").stdout
