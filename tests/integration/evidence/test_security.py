@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import os
 import pwd
+import stat
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -310,3 +311,37 @@ def test_files_written_have_the_modes_the_seed_asks_for(base, tftp_root):
     finally:
         mod(sb, "pxe_network", {"name": "ev-base", "state": "absent", "restart": False})
     assert sb.virsh("net-dumpxml", "--inactive", "ev-base").stdout == base_xml
+
+
+def test_udev_rule_is_not_written_through_a_planted_symlink(base):
+    """sriov_vf writes /etc/udev/rules.d/<pf>.rules (here below the SR-IOV
+    helper's fake kernel root): a symlink planted there must not redirect the
+    write (or the chmod) to a file elsewhere."""
+    from fakesysfs import FakeKernel
+    sb = base
+    root = sb.state_dir / "evid-fakeroot-sec"
+    outside = sb.state_dir / "evid-outside-udev"
+    outside.mkdir(exist_ok=True)
+    target = outside / "target.rules"
+    target.write_text("# not the module's\n")
+    os.chmod(target, 0o600)
+    kernel = FakeKernel(root)
+    kernel.add_pf("eth1", driver="ixgbe", total=7, slot=3)
+    rule = os.path.join(kernel.root, "etc/udev/rules.d/eth1.rules")
+    if os.path.lexists(rule):
+        os.unlink(rule)
+    os.symlink(str(target), rule)
+    kernel.watch()
+    try:
+        res = mod(sb, "sriov_vf", {"pf": "eth1", "num_vfs": 1, "sysfs_root": kernel.root})
+        print("sriov_vf with a planted rule symlink:", res.get("msg") or [a["summary"] for a in res["actions"]])
+        assert target.read_text() == "# not the module's\n"
+        assert oct(os.stat(target).st_mode & 0o777) == "0o600"
+        if res.get("failed"):
+            clean_failure(res)
+        else:
+            st = os.lstat(rule)
+            assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o644, oct(st.st_mode)
+    finally:
+        mod(sb, "sriov_vf", {"pf": "eth1", "state": "absent", "sysfs_root": kernel.root})
+        kernel.stop()
