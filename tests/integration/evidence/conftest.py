@@ -4,13 +4,13 @@ static DHCP host and a TXT record, and an active NM bridge `evbr0` on lan2
 carrying 198.51.100.41/24.  Bad input must leave exactly that behind."""
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 
-import os
-
 from evidence_lib import BASE_BRIDGE, BASE_NET, BASE_VM, BASE_VM_MAC, SANDBOX, mod
+
 
 def _settle(sb) -> None:
     """A fresh namespace's IPv6 link-local addresses finish DAD a moment

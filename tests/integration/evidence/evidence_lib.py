@@ -147,4 +147,3 @@ def file_mode(sb, path: str) -> int:
     cp = sb.run_hv(["stat", "-c", "%a", path])
     assert cp.returncode == 0, cp.stderr
     return int(cp.stdout.strip(), 8)
-

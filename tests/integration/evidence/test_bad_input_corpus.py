@@ -107,7 +107,7 @@ def _run_role_batch(sb, tmp: str, role: str, entries: list) -> dict:
         yaml.safe_dump([{"hosts": "all", "gather_facts": False,
                          "roles": [{"role": "virtnet.networking.%s" % role}]}], f)
     env = dict(os.environ, VIRTNET_SANDBOX_NAME=sb.name, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_FORKS="8",
+               ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_FORKS="8",
                ANSIBLE_HOST_KEY_CHECKING="0")
     cp = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inv, play],
                         env=env, capture_output=True, text=True, timeout=300, check=False)
