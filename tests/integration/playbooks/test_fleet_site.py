@@ -37,6 +37,7 @@ HV_PYTHON = os.path.join(ROOT, "playbooks", "inventory", "demo", "hv-python")
 NAME = "fleet"
 HOST = "fleet-hv"
 VM = "fleetvm"
+RUNNING = "fleetrun"
 LAN_MAC = "52:54:00:f1:ee:01"
 VF_MAC = "52:54:00:f1:ee:0f"
 NETS = ("fleet-nat", "fleet-pxe")
@@ -72,7 +73,9 @@ def _host_vars(tftp_root: str, sysfs_root: str) -> dict:
 
 
 def _clean(sb) -> None:
-    sb.virsh("undefine", VM, check=False)
+    sb.virsh("destroy", RUNNING, check=False)
+    for vm in (VM, RUNNING):
+        sb.virsh("undefine", vm, check=False)
     for net in NETS:
         sb.virsh("net-destroy", net, check=False)
         sb.virsh("net-undefine", net, check=False)
@@ -111,9 +114,10 @@ def fleet(tmp_path_factory):
     (inv / "host_vars").mkdir(parents=True)
     (inv / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"hypervisors": {"hosts": {HOST: {
         "ansible_connection": "local", "ansible_python_interpreter": HV_PYTHON}}}}}}))
-    (inv / "host_vars" / f"{HOST}.yml").write_text(yaml.safe_dump(_host_vars(str(tftp_root), kernel.root)))
+    host_vars = _host_vars(str(tftp_root), kernel.root)
+    (inv / "host_vars" / f"{HOST}.yml").write_text(yaml.safe_dump(host_vars))
 
-    box = {"sb": sb, "inv": str(inv), "kernel": kernel, "tftp_root": tftp_root}
+    box = {"sb": sb, "inv": str(inv), "kernel": kernel, "tftp_root": tftp_root, "vars": host_vars}
     yield box
     kernel.stop()
     if os.environ.get("VIRTNET_SANDBOX_KEEP") == "1":
@@ -216,6 +220,34 @@ def test_verify_fails_on_drift_and_names_the_interface(fleet):
         fixed = play(fleet, "site.yml")
     assert recap(fixed)["failed"] == 0 and recap(fixed)["changed"] > 0, fixed.stdout[-4000:]
     assert recap(play(fleet, "verify.yml"))["failed"] == 0
+
+
+def test_running_vm_gets_its_interface_live_and_verify_shows_its_address(fleet, tmp_path):
+    """A running VM declared in the fleet gets its NIC hot-plugged by
+    site.yml; verify.yml's table then shows what `virsh domiflist` and
+    `domifaddr` would: the host tap, the network, the MAC and the address
+    the guest leased."""
+    sb = fleet["sb"]
+    guest = sb.start_guest(RUNNING, [], persistent=True)
+    try:
+        nic = {"domain": RUNNING, "alias": "ua-nat", "type": "network", "source": "fleet-nat"}
+        extra = tmp_path / "running.yml"
+        extra.write_text(yaml.safe_dump({"virtnet_vm_interfaces": fleet["vars"]["virtnet_vm_interfaces"] + [nic]}))
+        applied = play(fleet, "site.yml", "-e", "@%s" % extra)
+        assert recap(applied)["failed"] == 0 and recap(applied)["changed"] == 1, applied.stdout[-4000:]
+        live = [r.split() for r in sb.virsh("domiflist", RUNNING).stdout.splitlines() if r.strip()]
+        assert [r[1:3] for r in live] == [["network", "fleet-nat"]] and live[0][0].startswith("vnet"), live
+        tap, mac = live[0][0], live[0][4]
+        ip = guest.wait_for_lease("eth0", timeout=90)
+        assert recap(play(fleet, "site.yml", "-e", "@%s" % extra))["changed"] == 0
+
+        verify = play(fleet, "verify.yml", "-e", "@%s" % extra)
+        assert recap(verify) == dict(recap(verify), failed=0, changed=0), verify.stdout[-4000:]
+        row = r'"%s +network +fleet-nat +virtio +%s +%s/26 +up"' % (tap, mac, re.escape(ip))
+        assert re.search(row, verify.stdout), (row, verify.stdout[-4000:])
+        assert re.search(r'"%s": \{\s*"interfaces": \[[^]]*\],\s*"state": "running"' % RUNNING, verify.stdout)
+    finally:
+        guest.destroy()
 
 
 def test_host_without_vf_variables_skips_sriov_cleanly(fleet):
