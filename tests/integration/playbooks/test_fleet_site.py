@@ -233,8 +233,10 @@ def test_running_vm_gets_its_interface_live_and_verify_shows_its_address(fleet, 
         nic = {"domain": RUNNING, "alias": "ua-nat", "type": "network", "source": "fleet-nat"}
         extra = tmp_path / "running.yml"
         extra.write_text(yaml.safe_dump({"virtnet_vm_interfaces": fleet["vars"]["virtnet_vm_interfaces"] + [nic]}))
+        assert recap(play(fleet, "site.yml"))["failed"] == 0      # the rest of the host converged (test order)
         applied = play(fleet, "site.yml", "-e", "@%s" % extra)
         assert recap(applied)["failed"] == 0 and recap(applied)["changed"] == 1, applied.stdout[-4000:]
+        assert "changed: [%s] => (item=%s/ua-nat)" % (HOST, RUNNING) in applied.stdout
         live = [r.split() for r in sb.virsh("domiflist", RUNNING).stdout.splitlines() if r.strip()]
         assert [r[1:3] for r in live] == [["network", "fleet-nat"]] and live[0][0].startswith("vnet"), live
         tap, mac = live[0][0], live[0][4]
@@ -246,6 +248,14 @@ def test_running_vm_gets_its_interface_live_and_verify_shows_its_address(fleet, 
         row = r'"%s +network +fleet-nat +virtio +%s +%s/26 +up"' % (tap, mac, re.escape(ip))
         assert re.search(row, verify.stdout), (row, verify.stdout[-4000:])
         assert re.search(r'"%s": \{\s*"interfaces": \[[^]]*\],\s*"state": "running"' % RUNNING, verify.stdout)
+
+        # a change the running VM cannot take: written to its config, and site.yml says the VM needs a restart
+        extra.write_text(yaml.safe_dump({"virtnet_vm_interfaces": [dict(nic, model="e1000e")]}))
+        pending = play(fleet, "site.yml", "-e", "@%s" % extra)
+        assert recap(pending)["failed"] == 0, pending.stdout[-4000:]
+        assert "fleetrun needs a restart for model (set restart: true" in pending.stdout, pending.stdout[-4000:]
+        assert "e1000e" in sb.virsh("dumpxml", "--inactive", RUNNING).stdout
+        assert "e1000e" not in sb.virsh("dumpxml", RUNNING).stdout
     finally:
         guest.destroy()
 
