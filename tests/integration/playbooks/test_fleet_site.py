@@ -186,6 +186,10 @@ def test_site_check_apply_again_then_verify(fleet):
     r = recap(verify)
     assert r["failed"] == 0 and r["changed"] == 0, verify.stdout[-4000:]
     assert host_state(fleet) == converged
+    # an AWX job template of type "check" runs it with --check: same report
+    checked = play(fleet, "verify.yml", "--check")
+    assert recap(checked) == dict(recap(checked), failed=0, changed=0), checked.stdout[-4000:]
+    assert '"served": "yes, same as the file on disk"' in checked.stdout
     out = verify.stdout
     # per VM, a domiflist-like table: the NAT interface with its MAC, the PXE one unplugged
     assert re.search(r'"fleetvm": \{\s*"interfaces": \[', out), out[-4000:]
