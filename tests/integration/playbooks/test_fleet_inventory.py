@@ -132,3 +132,12 @@ def _keys(node):
     elif isinstance(node, list):
         for v in node:
             yield from _keys(v)
+
+
+@pytest.mark.parametrize("var", ["virtnet_sriov_vfs", "virtnet_vm_interfaces"])
+def test_unknown_option_guard_knows_exactly_the_module_options(var, specs):
+    """The task that refuses typos lists the module's options, no more, no less."""
+    module, tasks, _loop_var = COMPONENTS[var]
+    guard = [t for t in yaml.safe_load(open(os.path.join(PB, tasks))) if t["name"].startswith("Refuse unknown options")]
+    assert len(guard) == 1 and guard[0]["loop"] == "{{ %s }}" % var
+    assert sorted(guard[0]["vars"]["_known"]) == sorted(specs[module][0])

@@ -264,6 +264,24 @@ def test_running_vm_gets_its_interface_live_and_verify_shows_its_address(fleet, 
         guest.destroy()
 
 
+def test_a_typo_in_an_item_is_refused_by_name_before_the_module_runs(fleet, tmp_path):
+    """`modle: e1000e` would otherwise be dropped silently (the task files
+    hand the module only the options it knows): the run fails naming the
+    host, the item and the option, and the host is left as it was."""
+    assert recap(play(fleet, "site.yml"))["failed"] == 0
+    before = host_state(fleet)
+    items = [dict(i) for i in fleet["vars"]["virtnet_vm_interfaces"]]
+    items[1]["modle"] = "rtl8139"
+    extra = tmp_path / "typo.yml"
+    extra.write_text(yaml.safe_dump({"virtnet_vm_interfaces": items}))
+    cp = play(fleet, "site.yml", "-e", "@%s" % extra)
+    assert recap(cp)["failed"] == 1, cp.stdout[-4000:]
+    assert "virtnet_vm_interfaces on %s, item %s/ua-pxe: unknown option(s) modle; virt_iface takes domain," \
+        % (HOST, VM) in cp.stdout, cp.stdout[-4000:]
+    assert "TASK [VM network interfaces (virt_iface)]" not in cp.stdout
+    assert host_state(fleet) == before
+
+
 def test_host_without_vf_variables_skips_sriov_cleanly(fleet):
     """A host that declares no VFs (an empty list, as most of a fleet): the
     SR-IOV tasks are not run at all, the other components still are, and
