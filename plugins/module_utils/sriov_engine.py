@@ -24,6 +24,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils import iface_mo
 from ansible_collections.virtnet.networking.plugins.module_utils import iface_xml
 from ansible_collections.virtnet.networking.plugins.module_utils import sriov_model as sm
 from ansible_collections.virtnet.networking.plugins.module_utils import sriov_plan as sp
+from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine, Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
@@ -253,6 +254,11 @@ class SriovEngine(Engine):
 # --------------------------------------------------------------------------
 
 def info(fs: FsRoot, lv: Libvirt, name: str | None = None) -> dict:
+    if name is not None:
+        # Up front, like sriov_vf: a name with a slash or '..' would
+        # otherwise reach the file guard, whose refusal names neither pf nor
+        # the value.
+        name = v.ifname("pf", name)
     sysfs = Sysfs(fs)
     names = [name] if name else sysfs.netdevs()
     pfs = [pf for pf in (sysfs.pf(n) for n in names) if pf.totalvfs]

@@ -466,3 +466,10 @@ def test_a_vm_keeps_its_mac_when_the_count_changes_under_it(host):
     assert [a["kind"] for a in applied["actions"]] == ["detach", "numvfs", "udev", "attach"]
     assert applied["attached"]["mac"] == "52:54:00:00:01:07"
     assert [m for m, _attrs in host.lv.doms["vm1"].hostdevs()] == ["52:54:00:00:01:07"]
+
+
+@pytest.mark.parametrize("pf", ["../eth1", "eth1/../eth0", "..", "a" * 16])
+def test_info_refuses_a_pf_that_is_no_interface_name_naming_pf_and_value(host, pf):
+    with pytest.raises(VirtnetError) as exc:
+        se.info(FsRoot(host.kernel.root), host.lv, pf)
+    assert exc.value.msg == "pf=%r: not a valid interface name (1-15 characters from letters, digits and _.:@+-)" % pf
