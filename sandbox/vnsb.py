@@ -435,6 +435,21 @@ def interface_element(nic: dict) -> ET.Element:
     return el
 
 
+def guest_cmdline(name: str, extra: str = "") -> str:
+    """The test kernel's command line (a network-booted guest's boot script
+    passes the same, so it reports on its console like any test guest)."""
+    return f"console=ttyS0 quiet panic=-1 vnsb.hostname={name} {extra}".strip()
+
+
+def ipxe_script(name: str) -> str:
+    """An iPXE script that boots the test kernel + initramfs from the TFTP
+    server that handed it out (files named vmlinuz and initrd.gz)."""
+    return ("#!ipxe\n"
+            f"kernel tftp://${{next-server}}/vmlinuz {guest_cmdline(name)}\n"
+            "initrd tftp://${next-server}/initrd.gz\n"
+            "boot\n")
+
+
 def random_mac(seed: str | None = None) -> str:
     b = hashlib.sha256((seed or uuid.uuid4().hex).encode()).digest()
     return "52:54:00:%02x:%02x:%02x" % (b[0], b[1], b[2])
@@ -1111,7 +1126,10 @@ class Sandbox:
         self.run_out(["ip", "route", "replace", subnet, "via", via], check=True)
 
     def guest_xml(self, name: str, nics: Sequence[dict] = (), *, memory_mb: int = 256,
-                  cmdline: str = "") -> str:
+                  cmdline: str = "", netboot: bool = False) -> str:
+        """The test guest's domain XML.  ``netboot``: no kernel of its own, so
+        SeaBIOS hands over to the NIC's iPXE ROM (give a NIC a boot order, or
+        let libvirt's default <boot dev='hd'/> fail over to the network)."""
         img = guest_image()
         gdir = self.state_dir / "guests" / name
         dom = ET.Element("domain", {"type": "qemu"})
@@ -1120,9 +1138,10 @@ class Sandbox:
         _sub(dom, "vcpu", "1")
         os_ = _sub(dom, "os")
         _sub(os_, "type", "hvm", arch="x86_64", machine="pc")
-        _sub(os_, "kernel", str(img.kernel))
-        _sub(os_, "initrd", str(img.initrd))
-        _sub(os_, "cmdline", f"console=ttyS0 quiet panic=-1 vnsb.hostname={name} {cmdline}".strip())
+        if not netboot:
+            _sub(os_, "kernel", str(img.kernel))
+            _sub(os_, "initrd", str(img.initrd))
+            _sub(os_, "cmdline", guest_cmdline(name, cmdline))
         feat = _sub(dom, "features")
         _sub(feat, "acpi")  # needed for PCI hotplug of NICs
         _sub(dom, "on_poweroff", "destroy")
@@ -1143,6 +1162,20 @@ class Sandbox:
         _sub(dev, "memballoon", model="none")
         ET.indent(dom)
         return ET.tostring(dom, encoding="unicode") + "\n"
+
+    def define_guest(self, name: str, nics: Sequence[dict] = (), *, netboot: bool = False,
+                     memory_mb: int = 256) -> Guest:
+        """Define (not start) a persistent test guest; start it with
+        ``virsh start``.  Its console and command socket work as usual."""
+        g = Guest(self, name)
+        g.dir.mkdir(parents=True, exist_ok=True)
+        for f in (g.console_path, g.cmd_socket):
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+        path = g.dir / "domain.xml"
+        path.write_text(self.guest_xml(name, nics, memory_mb=memory_mb, netboot=netboot))
+        self.virsh("define", str(path))
+        return g
 
     def start_guest(self, name: str, nics: Sequence[dict] = (), *, persistent: bool = False,
                     memory_mb: int = 256, cmdline: str = "") -> Guest:
