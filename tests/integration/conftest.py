@@ -48,9 +48,11 @@ def _base_name() -> str:
     if env:
         return env
     # Short and unique per process, so parallel runs and xdist workers never
-    # share namespaces: t<pid>[<worker>].
+    # share namespaces: t<pid>[<worker>]. VIRTNET_SANDBOX_PREFIX replaces the
+    # "t" (sandbox/libvirt9/run sets l9, so its instances are told apart).
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    return "t%d%s" % (os.getpid(), worker.replace("gw", "w"))
+    prefix = os.environ.get("VIRTNET_SANDBOX_PREFIX", "t")
+    return "%s%d%s" % (prefix, os.getpid(), worker.replace("gw", "w"))
 
 
 class _Factory:
