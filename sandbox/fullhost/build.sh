@@ -13,7 +13,9 @@
 set -euo pipefail
 
 CACHE=${VIRTNET_FULLHOST_CACHE:-/var/cache/virtnet-sandbox/fullhost}
-MIRROR=${VIRTNET_FULLHOST_MIRROR:-$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || echo http://deb.debian.org/debian)}
+# shellcheck source=../lib/debian-mirror.sh
+. "$(dirname "$(readlink -f "$0")")/../lib/debian-mirror.sh"
+MIRROR=${VIRTNET_FULLHOST_MIRROR:-$(debian_mirror)}
 SIZE_MB=${VIRTNET_FULLHOST_SIZE_MB:-1536}
 
 if [[ ${1:-} == --rebuild ]]; then rm -rf "$CACHE"; fi
