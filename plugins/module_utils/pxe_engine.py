@@ -92,10 +92,23 @@ class PxeEngine(Engine):
         if blocker:
             raise ValidationError("tftp_root", w.tftp_root, "%s is a file, not a directory" % blocker)
         state.root = pf.stat_entry(self.fs, w.tftp_root, selinux=state.selinux)
+        if state.root.exists and self.fs.islink(w.tftp_root):
+            # The root's ancestors may be links (the administrator's layout),
+            # the root itself not: the module sets its owner, mode and SELinux
+            # label (chcon -R), which through a link would change the target.
+            raise ValidationError("tftp_root", w.tftp_root, "is a symlink (to %s); give the directory it points to"
+                                  % self.fs.readlink(w.tftp_root))
         if state.root.exists and state.root.kind != "dir":
             raise ValidationError("tftp_root", w.tftp_root, "exists and is not a directory")
         for bf in w.boot_files:
             path = self._file_path(bf.name)
+            link = pf.symlink_below(self.fs, w.tftp_root, bf.name)
+            if link:
+                # Whoever can write in the root could plant it: following it
+                # would write (and chown to the TFTP user) a file outside.
+                raise ValidationError(bf.option + ".name", bf.name,
+                                      "%s in the TFTP root is a symlink (to %s); symlinks are refused, nothing "
+                                      "is written through them" % link)
             blocker = pf.blocking_parent(self.fs, path)
             if blocker:
                 raise ValidationError(bf.option + ".name", bf.name, "%s is a file, not a directory" % blocker)
@@ -147,7 +160,7 @@ class PxeEngine(Engine):
         elif (root.mode, root.uid, root.gid) != (pm.ROOT_MODE, owner.uid, owner.gid):
             p.add("attrs", "set TFTP root %s to %s, %s (was %s, %s:%s)"
                   % (want.tftp_root, _mode(pm.ROOT_MODE), who, _mode(root.mode), *pf.names(self.fs, root)),
-                  NONE, payload=(want.tftp_root, pm.ROOT_MODE))
+                  NONE, payload=(None, pm.ROOT_MODE))
         for bf in want.boot_files:
             entry = have.files[bf.name]
             size, digest = have.expected[bf.name]
@@ -159,7 +172,7 @@ class PxeEngine(Engine):
             elif (entry.mode, entry.uid, entry.gid) != (pm.FILE_MODE, owner.uid, owner.gid):
                 p.add("attrs", "set boot file %s to %s, %s (was %s, %s:%s)"
                       % (self._file_path(bf.name), _mode(pm.FILE_MODE), who, _mode(entry.mode),
-                         *pf.names(self.fs, entry)), NONE, payload=(self._file_path(bf.name), pm.FILE_MODE))
+                         *pf.names(self.fs, entry)), NONE, payload=(bf.name, pm.FILE_MODE))
         if have.selinux:
             entries = [root] + [have.files[bf.name] for bf in want.boot_files]
             if p.of_kind("mkdir", "copy") or any(pf.context_type(e.context) != have.ref_type for e in entries):
@@ -178,13 +191,11 @@ class PxeEngine(Engine):
                 if action.kind == "mkdir":
                     created += pf.make_dir(self.fs, w.tftp_root, owner)
                 elif action.kind == "attrs":
-                    pf.set_attrs(self.fs, action.payload[0], action.payload[1], owner)
+                    pf.set_attrs(self.fs, w.tftp_root, action.payload[0], action.payload[1], owner)
                 elif action.kind == "copy":
                     bf = action.payload
-                    path = self._file_path(bf.name)
-                    if "/" in bf.name:
-                        created += pf.make_dir(self.fs, path.rsplit("/", 1)[0], owner)
-                    pf.put_file(self.fs, path, src=bf.src, content=bf.content, mode=pm.FILE_MODE, owner=owner)
+                    pf.put_file(self.fs, w.tftp_root, bf.name, src=bf.src, content=bf.content, mode=pm.FILE_MODE,
+                                owner=owner, created=created)
                 elif action.kind == "selinux":
                     self._relabel()
                 elif action.kind == "define":

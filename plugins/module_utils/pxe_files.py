@@ -18,7 +18,6 @@ import hashlib
 import os
 import pwd
 import stat
-import tempfile
 from dataclasses import dataclass
 
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
@@ -165,6 +164,28 @@ def blocking_parent(fs: FsRoot, path: str) -> str | None:
     return None
 
 
+def symlink_below(fs: FsRoot, root: str, name: str) -> tuple | None:
+    """``(host path, link text)`` of the first component of ``name`` (a path
+    relative to the TFTP root ``root``) that is a symlink, or None.
+
+    Only the components below the root are checked: the root and its
+    ancestors are the administrator's own choice (``tftp_root``), whereas
+    anything inside the root may have been planted by whoever can write
+    there, and following it would make the module write, chown or chmod a
+    file outside the root."""
+    cur = root.rstrip("/")
+    for part in name.split("/"):
+        cur += "/" + part
+        real = fs.path(cur)
+        try:
+            st = os.lstat(real)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            return cur, os.readlink(real)
+    return None
+
+
 def source_digest(fs: FsRoot, option: str, src: str | None, content: str | None) -> tuple:
     """(size, sha256) of what a boot file should hold."""
     if content is not None:
@@ -184,53 +205,124 @@ def source_digest(fs: FsRoot, option: str, src: str | None, content: str | None)
 # --------------------------------------------------------------------------
 
 def make_dir(fs: FsRoot, path: str, owner: Owner) -> list:
-    """Create ``path`` (parents as root-owned 0755, like ``mkdir -p``);
-    returns the host paths created, for a roll back."""
+    """Create the TFTP root ``path`` (parents as root-owned 0755, like
+    ``mkdir -p``); returns the host paths created, for a roll back.  The
+    root's ancestors may be symlinks (the administrator's choice); the root
+    itself may not (have() refuses it, and the O_NOFOLLOW open here catches
+    a link planted since)."""
     created = []
     parts = [p for p in path.split("/") if p]
     cur = ""
     for i, p in enumerate(parts):
         cur += "/" + p
         real = fs.path(cur)
-        if os.path.isdir(real):
+        last = i == len(parts) - 1
+        if os.path.isdir(real) and not (last and os.path.islink(real)):
             continue
         os.mkdir(real, 0o755)
-        os.chmod(real, 0o755)  # not subject to the umask
         created.append(cur)
-        if i == len(parts) - 1:
-            os.chown(real, owner.uid, owner.gid)
+        fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            os.fchmod(fd, 0o755)  # not subject to the umask
+            if last:
+                os.fchown(fd, owner.uid, owner.gid)
+        finally:
+            os.close(fd)
     return created
 
 
-def set_attrs(fs: FsRoot, path: str, mode: int, owner: Owner) -> None:
-    real = fs.path(path)
-    os.chown(real, owner.uid, owner.gid, follow_symlinks=False)
-    os.chmod(real, mode)
+def _open_root(fs: FsRoot, root: str) -> int:
+    return os.open(fs.path(root), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
 
 
-def put_file(fs: FsRoot, path: str, *, src: str | None, content: str | None, mode: int, owner: Owner) -> None:
-    """Write a boot file atomically (a guest booting meanwhile gets the old
-    or the new file, never half of one)."""
-    target = fs.path(path)
-    directory = os.path.dirname(target)
-    fd, tmp = tempfile.mkstemp(prefix=".virtnet-", dir=directory)
+def _open_dirs_below(fs: FsRoot, root: str, dirs: list, *, owner: Owner | None = None,
+                     created: list | None = None) -> int:
+    """A descriptor of ``root/dirs[0]/.../dirs[-1]``, every component opened
+    relative to its parent with O_NOFOLLOW, so a symlink anywhere below the
+    root (even one planted after have() looked) fails with ELOOP instead of
+    leading out of the root.  With ``owner``, missing directories are made
+    (0755; the last one owned by ``owner``, like :func:`make_dir`) and their
+    host paths appended to ``created``."""
+    fd = _open_root(fs, root)
+    cur = root.rstrip("/")
     try:
-        with os.fdopen(fd, "wb") as out:
-            if content is not None:
-                out.write(content.encode())
-            else:
-                with open(fs.path(src), "rb") as inp:
-                    for chunk in iter(lambda: inp.read(1 << 20), b""):
-                        out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chown(tmp, owner.uid, owner.gid)
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
+        for i, part in enumerate(dirs):
+            cur += "/" + part
+            made = False
+            if owner is not None:
+                try:
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                    made = True
+                    created.append(cur)
+                except FileExistsError:
+                    pass
+            nfd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+            if made:
+                os.fchmod(fd, 0o755)
+                if i == len(dirs) - 1:
+                    os.fchown(fd, owner.uid, owner.gid)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.close(fd)
         raise
+    return fd
+
+
+def set_attrs(fs: FsRoot, root: str, name: str | None, mode: int, owner: Owner) -> None:
+    """Owner and mode of the TFTP root (``name`` None) or of a boot file in
+    it, on a descriptor opened without following symlinks."""
+    if name is None:
+        fd = _open_root(fs, root)
+    else:
+        parts = name.split("/")
+        dfd = _open_dirs_below(fs, root, parts[:-1])
+        try:
+            fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
+        finally:
+            os.close(dfd)
+    try:
+        os.fchown(fd, owner.uid, owner.gid)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def put_file(fs: FsRoot, root: str, name: str, *, src: str | None, content: str | None, mode: int, owner: Owner,
+             created: list) -> None:
+    """Write boot file ``name`` below the TFTP root ``root`` atomically (a
+    guest booting meanwhile gets the old or the new file, never half of
+    one), making its missing directories (appended to ``created``).  Every
+    directory is opened with O_NOFOLLOW relative to its parent and the file
+    is renamed into place by that descriptor, so nothing outside the root is
+    ever written."""
+    parts = name.split("/")
+    dfd = _open_dirs_below(fs, root, parts[:-1], owner=owner, created=created)
+    tmp = ".virtnet-%s" % os.urandom(6).hex()
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dfd)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if content is not None:
+                    out.write(content.encode())
+                else:
+                    with open(fs.path(src), "rb") as inp:
+                        for chunk in iter(lambda: inp.read(1 << 20), b""):
+                            out.write(chunk)
+                out.flush()
+                os.fchown(out.fileno(), owner.uid, owner.gid)
+                os.fchmod(out.fileno(), mode)
+                os.fsync(out.fileno())
+            # rename() replaces a planted symlink itself, never its target
+            os.replace(tmp, parts[-1], src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=dfd)
+            except FileNotFoundError:
+                pass
+            raise
+    finally:
+        os.close(dfd)
 
 
 def remove_created(fs: FsRoot, created: list) -> None:

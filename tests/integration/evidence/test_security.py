@@ -226,10 +226,7 @@ def test_traversal_in_names_never_becomes_a_path(base, tftp_root):
 
 @pytest.mark.parametrize("name", [
     "linked.ipxe",
-    pytest.param("linkdir/evid.ipxe", marks=pytest.mark.xfail(strict=True, reason=(
-        "pxe_network follows a symlinked directory inside the TFTP root: boot file 'linkdir/evid.ipxe' with "
-        "linkdir -> a directory outside the root is written there (owned by nobody); only a symlink as the "
-        "last component is refused"))),
+    "linkdir/evid.ipxe",
 ], ids=["symlinked-file", "symlinked-directory"])
 def test_tftp_boot_files_do_not_follow_symlinks_out_of_the_root(base, tftp_root, name):
     """A symlink planted in the TFTP root (by whoever can write there) must
@@ -256,9 +253,11 @@ def test_tftp_boot_files_do_not_follow_symlinks_out_of_the_root(base, tftp_root,
         assert target.read_text() == "outside\n"
         assert oct(os.stat(target).st_mode & 0o777) == "0o600"
         assert sorted(os.listdir(outside)) == ["target.txt"]
-        if res.get("failed"):
-            clean_failure(res)
-            assert "boot_files[0].name=" in res["msg"], res["msg"]
+        # And the module said so, naming the option and the value.
+        assert res.get("failed"), res
+        clean_failure(res)
+        assert "boot_files[0].name=%r: " % name in res["msg"], res["msg"]
+        assert "symlinks are refused" in res["msg"], res["msg"]
     finally:
         for p in (link_file, link_dir):
             if os.path.lexists(p):
@@ -267,6 +266,32 @@ def test_tftp_boot_files_do_not_follow_symlinks_out_of_the_root(base, tftp_root,
             if leftover != "target.txt":
                 os.unlink(outside / leftover)
         mod(sb, "pxe_network", {"name": "ev-base", "state": "absent", "restart": False})
+
+
+def test_a_symlinked_tftp_root_is_refused_and_its_target_left_alone(base, tftp_root):
+    """The module sets the root's owner and mode (and SELinux label): through
+    a symlinked root that would change the target, so it refuses."""
+    sb = base
+    outside = sb.state_dir / "evid-outside-root"
+    outside.mkdir(exist_ok=True)
+    os.chmod(outside, 0o700)
+    link = os.path.join(tftp_root, "..", "evid-linked-root")
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(str(outside), link)
+    link = os.path.normpath(link)
+    try:
+        before = host_state(sb)
+        for check in (True, False):
+            res = mod(sb, "pxe_network", {"name": "ev-base", "tftp_root": link,
+                                          "boot_files": [{"name": "boot.ipxe", "content": "#!ipxe\n"}]}, check=check)
+            clean_failure(res)
+            assert res["msg"].startswith("tftp_root=%r: is a symlink" % link), res["msg"]
+        assert os.listdir(outside) == [] and oct(os.stat(outside).st_mode & 0o777) == "0o700"
+        after = host_state(sb)
+        assert after == before, diff_states(before, after)
+    finally:
+        os.unlink(link)
 
 
 # --------------------------------------------------------------------------

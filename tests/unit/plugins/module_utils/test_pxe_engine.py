@@ -202,6 +202,90 @@ def test_symlinked_boot_file_is_refused(tmp_path):
     assert r.get("failed") and "symlinks are refused" in r["msg"]
 
 
+def _outside(tmp_path):
+    out = tmp_path / "outside"
+    out.mkdir()
+    (out / "target.txt").write_text("outside\n")
+    os.chmod(out / "target.txt", 0o600)
+    return out
+
+
+def _untouched(out):
+    assert sorted(os.listdir(out)) == ["target.txt"]
+    assert (out / "target.txt").read_text() == "outside\n"
+    assert oct(os.stat(out / "target.txt").st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("check", [True, False])
+@pytest.mark.parametrize("name,link", [
+    ("linkdir/evil.ipxe", "linkdir"),           # a symlinked directory
+    ("a/linkdir/evil.ipxe", "a/linkdir"),       # deeper down
+    ("linkdir/target.txt", "linkdir"),          # an existing file through the link
+])
+def test_symlinked_directory_in_the_root_is_refused_naming_the_option(tmp_path, name, link, check):
+    fake_tree(tmp_path)
+    out = _outside(tmp_path)
+    (tmp_path / "srv/tftp/a").mkdir(parents=True)
+    os.symlink(str(out), tmp_path / "srv/tftp" / link)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    r, lv = go(tmp_path, check=check, boot_files=[{"name": name, "src": None, "content": "#!ipxe\n"}],
+               bootp_file=None)
+    assert r.get("failed"), r
+    assert r["msg"] == ("boot_files[0].name=%r: /srv/tftp/%s in the TFTP root is a symlink (to %s); symlinks are "
+                        "refused, nothing is written through them" % (name, link, out)), r["msg"]
+    assert lv.defined == [] and sorted(str(p) for p in tmp_path.rglob("*")) == before
+    _untouched(out)
+
+
+def test_symlinked_tftp_root_is_refused(tmp_path):
+    fake_tree(tmp_path)
+    (tmp_path / "srv/real").mkdir(parents=True)
+    os.symlink("real", tmp_path / "srv/tftp")
+    r, lv = go(tmp_path)
+    assert r.get("failed") and r["msg"] == "tftp_root='/srv/tftp': is a symlink (to real); give the directory it " \
+                                           "points to", r
+    assert lv.defined == [] and os.listdir(tmp_path / "srv/real") == []
+
+
+def test_symlinked_ancestor_of_the_tftp_root_is_followed(tmp_path):
+    """The path to the root is the administrator's layout (/srv -> /data/srv)."""
+    fake_tree(tmp_path)
+    (tmp_path / "data/srv").mkdir(parents=True)
+    os.symlink("data/srv", tmp_path / "srv")
+    r, _lv = go(tmp_path)
+    assert not r.get("failed"), r
+    assert (tmp_path / "data/srv/tftp/pxelinux.cfg/default").read_text() == "default linux\n"
+
+
+def test_a_symlink_planted_after_planning_is_not_followed_when_writing(tmp_path):
+    """The race: have() saw a directory, apply finds a symlink.  The
+    O_NOFOLLOW walk fails (ELOOP) instead of writing outside the root."""
+    fs = fake_tree(tmp_path)
+    out = _outside(tmp_path)
+    (tmp_path / "srv/tftp").mkdir(parents=True)
+    os.symlink(str(out), tmp_path / "srv/tftp/menu")
+    os.symlink(str(out / "target.txt"), tmp_path / "srv/tftp/file")
+    owner = pf.resolve_owner(fs, "tftpuser", None)
+    created = []
+    with pytest.raises(OSError):
+        pf.put_file(fs, "/srv/tftp", "menu/default", src=None, content="x", mode=0o644, owner=owner,
+                    created=created)
+    with pytest.raises(OSError):
+        pf.put_file(fs, "/srv/tftp", "menu/sub/default", src=None, content="x", mode=0o644, owner=owner,
+                    created=created)
+    with pytest.raises(OSError):
+        pf.set_attrs(fs, "/srv/tftp", "file", 0o644, owner)
+    with pytest.raises(OSError):
+        pf.set_attrs(fs, "/srv/tftp", "menu/target.txt", 0o644, owner)
+    assert created == []
+    _untouched(out)
+    # a symlink as the file itself is replaced by the new file, its target untouched
+    pf.put_file(fs, "/srv/tftp", "file", src=None, content="new\n", mode=0o644, owner=owner, created=created)
+    assert not os.path.islink(tmp_path / "srv/tftp/file") and (tmp_path / "srv/tftp/file").read_text() == "new\n"
+    assert sorted(os.listdir(tmp_path / "srv/tftp")) == ["file", "menu"]     # no temporary file left
+    _untouched(out)
+
+
 def test_absent_removes_only_the_pxe_elements(tmp_path):
     net = FakeNet(NET_XML)
     go(tmp_path, net=net, restart=False)
