@@ -367,6 +367,7 @@ def guest_image(*, rebuild: bool = False) -> GuestImage:
     dest = CACHE_ROOT / "guest" / f"{ver}-{key.hexdigest()[:12]}"
     img = GuestImage(dest / "vmlinuz", dest / "initrd.gz", ver)
     if img.initrd.exists() and img.kernel.exists() and not rebuild:
+        _point_current(dest)
         return img
     t0 = time.monotonic()
     cp = _Cpio()
@@ -390,7 +391,21 @@ def guest_image(*, rebuild: bool = False) -> GuestImage:
     except OSError:  # a concurrent build won the race; its result is identical
         shutil.rmtree(tmp, ignore_errors=True)
     _log(f"guest image built in {time.monotonic() - t0:.1f}s: {dest}")
+    _point_current(dest)
     return img
+
+
+def _point_current(dest: Path) -> None:
+    """CACHE_ROOT/guest/current -> the image in use: a fixed path for
+    inventories that serve the test kernel (the demo's PXE boot files)."""
+    link = dest.parent / "current"
+    if link.is_symlink() and os.readlink(link) == dest.name:
+        return
+    tmp = dest.parent / f"current.tmp{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(dest.name)
+    tmp.replace(link)
 
 
 # --------------------------------------------------------------------------

@@ -162,6 +162,33 @@ def cmd_external() -> int:
     return 0 if seen and lan_ip.startswith("198.51.100.") else 1
 
 
+def cmd_pxe() -> int:
+    """pxe1 has no kernel of its own; virt_iface gives its NIC on lab-nat boot
+    order 1 (seed 15.8.2), and it boots through iPXE from the TFTP server that
+    site.yml set up on lab-nat with pxe_network (seed 15.8.1)."""
+    sb, vm = _sb(), "pxe1"
+    t0 = time.monotonic()
+    sb.virsh("destroy", vm, check=False)
+    sb.virsh("undefine", vm, check=False)
+    mac = vnsb.random_mac(f"{NAME}/{vm}")
+    g = sb.define_guest(vm, nics=[{"type": "network", "source": "lab-nat", "mac": mac}], netboot=True)
+    out = _playbook(os.path.join(HERE, "pxe.yml"))
+    flat = " ".join(out.split())   # the YAML callback folds long messages
+    m = re.search(r"PXE lab-nat: .*?(matches the file on disk|NOT served as on disk: [^\"]*)", flat)
+    print(f"   {m.group(0) if m else '(no report)'}")
+    dom = sb.virsh("dumpxml", "--inactive", vm).stdout
+    order = re.search(r"<boot order='(\d+)'/>", dom)
+    print(f"   {vm}: no <kernel>, NIC {mac} boot order {order.group(1) if order else 'NONE'} (virt_iface)")
+    _t("PXE server checked, VM defined with network boot first", t0)
+    t1 = time.monotonic()
+    sb.virsh("start", vm)
+    ip = g.wait_for_lease(timeout=180)
+    print(f"   {vm} booted the test kernel over TFTP and took lease {ip} on lab-nat")
+    _t("power on -> iPXE -> TFTP -> kernel -> DHCP lease", t1)
+    g.destroy()
+    return 0 if order and ip.startswith("192.0.2.") else 1
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__)
@@ -173,6 +200,8 @@ def main(argv: list[str]) -> int:
         return cmd_external()
     if cmd == "moved":
         return cmd_moved()
+    if cmd == "pxe":
+        return cmd_pxe()
     if cmd == "idempotent":
         return cmd_idempotent(rest[1:] if rest[:1] == ["--"] else rest)
     print(f"unknown stage {cmd!r}\n{__doc__}")
