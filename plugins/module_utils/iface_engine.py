@@ -17,6 +17,7 @@ try:
 except ImportError:  # the modules report it through iface_xml.require_libs
     etree = None
 
+from ansible_collections.virtnet.networking.plugins.module_utils import iface_boot as ib
 from ansible_collections.virtnet.networking.plugins.module_utils import iface_model as im
 from ansible_collections.virtnet.networking.plugins.module_utils import iface_plan as ipl
 from ansible_collections.virtnet.networking.plugins.module_utils import iface_validate as ival
@@ -67,12 +68,7 @@ def _boot_orders(root: Any, skip: Any = None) -> dict:
         dev = el.getparent()
         if dev is skip or not el.get("order"):
             continue
-        label = dev.tag
-        if dev.tag == "interface" and dev.find("mac") is not None:
-            label = "interface %s" % dev.find("mac").get("address")
-        elif dev.find("target") is not None and dev.find("target").get("dev"):
-            label = "%s %s" % (dev.tag, dev.find("target").get("dev"))
-        out[int(el.get("order"))] = label
+        out[int(el.get("order"))] = ib.label(dev)
     return out
 
 
@@ -149,7 +145,10 @@ def read_state(lv: Libvirt, desired: ival.Desired, *, links: dict | None = None)
     state = ipl.HostState(
         domain=d.name, exists=True, running=d.running, persistent=d.persistent, config=config, live=live,
         config_index=ci, acpi=not _needs_acpi(d.live) if d.live is not None else True,
-        os_boot=base_root.find("os/boot") is not None, boot_orders=_boot_orders(base_root, skip=base_el),
+        os_boot=ib.os_boot(base_root), boot_devices=ib.boot_devices(base_root, skip=base_el),
+        kernel=base_root.find("os/kernel") is not None,
+        live_os_boot=d.live is not None and d.live.find("os/boot") is not None,
+        boot_orders=_boot_orders(base_root, skip=base_el),
         aliases=aliases, host_macs=host_macs,
         networks={n.name(): bool(n.isActive()) for n in lv.networks()}, links=links)
     return state, d, config_el, live_el
@@ -180,7 +179,8 @@ class IfaceEngine(Engine):
         return plan
 
     def predict(self, want: Any, have: ipl.HostState, plan: Any) -> Any:
-        return dataclasses.replace(have, config=self._predicted.config, live=self._predicted.live)
+        return dataclasses.replace(have, config=self._predicted.config, live=self._predicted.live,
+                                   os_boot=self._predicted.os_boot, boot_orders=self._predicted.boot_orders)
 
     def export(self, state: ipl.HostState) -> dict:
         return ipl.export_state(state)
@@ -251,6 +251,9 @@ class IfaceEngine(Engine):
     def _do_define(self, action: Any) -> None:
         root = _root(self._dom.config_xml)
         devices = root.find("devices")
+        if self._predicted.conversion or self._predicted.os_boot != self._have.os_boot:
+            # Before the NIC edit: the refs are indices into this config.
+            ib.apply_conversion(root, self._predicted.conversion)
         target = action.payload
         if self._config_el is not None:
             old = root.findall("devices/interface")[self._have.config_index]

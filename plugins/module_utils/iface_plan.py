@@ -23,6 +23,9 @@ How each difference is made, on a running domain:
   persistent config (``update``);
 * a new interface: hotplug (``attach``), needs ACPI on a pc machine;
 * ``state=absent``: hot-unplug (``detach``) and removal from the config;
+* a boot order on a domain that boots by ``<os><boot dev>``: the domain's
+  boot list is converted to per-device boot orders in the same define
+  (iface_boot), a config change like the next point;
 * anything else (model, MAC, type, alias, boot order, passt settings...):
   written to the config; it takes effect when the domain restarts, which
   the module does itself only with ``restart=true`` (``restart``), and
@@ -37,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from ansible_collections.virtnet.networking.plugins.module_utils import iface_boot as ib
 from ansible_collections.virtnet.networking.plugins.module_utils import iface_model as im
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, REBOOT, RESTART, Plan
@@ -61,7 +65,10 @@ class HostState:
     config_index: int | None = None         # its position among the config's <interface>s
     others: list = field(default_factory=list)   # the domain's other interfaces (config and live)
     acpi: bool = True                        # the running domain has <acpi/> (or needs none)
-    os_boot: bool = False                    # the config uses <os><boot dev=...>
+    os_boot: tuple = ()                      # the config's <os><boot dev=...> list ("hd", ...)
+    boot_devices: list = field(default_factory=list)  # [(boot dev kind, label, ref)] other devices (iface_boot)
+    kernel: bool = False                     # the config boots a kernel directly (<os><kernel>)
+    live_os_boot: bool = False               # the running domain uses <os><boot dev=...>
     boot_orders: dict = field(default_factory=dict)   # boot order -> what has it (other devices)
     aliases: set = field(default_factory=set)         # user aliases of the domain's other devices
     host_macs: dict = field(default_factory=dict)     # MAC -> "domain X" for every other NIC on the host
@@ -76,6 +83,9 @@ class Target:
     config: im.Interface | None
     live: im.Interface | None
     running: bool
+    os_boot: tuple = ()                      # the config's <os><boot dev> list after the run
+    boot_orders: dict = field(default_factory=dict)   # other devices' boot orders after the run
+    conversion: list = field(default_factory=list)    # [(label, ref, order)] from converting os_boot
 
 
 def find(ifaces: list, want: im.Interface, *, where: str) -> tuple:
@@ -111,9 +121,16 @@ def export_state(state: HostState, target: Target | None = None) -> dict:
     running = target.running if target else state.running
     if config is None and live is None:
         return {}
+    os_boot = target.os_boot if target else state.os_boot
+    orders = target.boot_orders if target else state.boot_orders
+    devices = {name: order for order, name in orders.items()}
+    own = config if state.persistent else live
+    if own is not None and own.boot_order is not None:
+        devices["interface %s" % own.mac] = own.boot_order
     return {"domain": state.domain, "running": running, "persistent": state.persistent,
             "config": im.export(config) if state.persistent else None,
-            "live": im.export(live) if running else None}
+            "live": im.export(live) if running else None,
+            "boot": {"os": list(os_boot), "devices": devices}}
 
 
 def _check_host(want: im.Interface, have: HostState, current: im.Interface | None) -> None:
@@ -148,10 +165,11 @@ def _check_host(want: im.Interface, have: HostState, current: im.Interface | Non
     if want.alias and changes("alias") and want.alias in have.aliases:
         raise ValidationError("alias", want.alias, "already used by another device of domain %s" % have.domain)
     if want.boot_order is not None and changes("boot_order"):
-        if have.os_boot:
+        if have.os_boot and not have.persistent:
             raise ValidationError("boot_order", want.boot_order,
-                                  "domain %s boots by <os><boot dev=...>; libvirt does not allow per-device boot "
-                                  "order together with it (remove the <os><boot> elements first)" % have.domain)
+                                  "domain %s boots by <os><boot dev=...>, which libvirt does not allow together with "
+                                  "a per-device boot order, and is transient: there is no config in which to convert "
+                                  "its boot list" % have.domain)
         if want.boot_order in have.boot_orders:
             raise ValidationError("boot_order", want.boot_order, "already given to %s"
                                   % have.boot_orders[want.boot_order])
@@ -177,6 +195,15 @@ def live_changes(target: im.Interface, live: im.Interface) -> tuple:
     return hot, [d for d in diffs if d not in hot]
 
 
+def boot_conversion(desired: Desired, have: HostState, target: im.Interface) -> tuple:
+    """(conversion, note): what converting the domain's <os><boot dev>
+    list gives when the task sets a boot order on a domain that uses it."""
+    if desired.iface.boot_order is None or not have.os_boot or not have.persistent:
+        return [], None
+    conversion = ib.convert(have.os_boot, have.boot_devices, taken=set(have.boot_orders) | {target.boot_order})
+    return conversion, ib.describe(have.os_boot, conversion, "interface %s" % target.mac, target.boot_order)
+
+
 def plan(desired: Desired, have: HostState) -> tuple:
     """(Plan, Target)."""
     p = Plan()
@@ -189,12 +216,23 @@ def plan(desired: Desired, have: HostState) -> tuple:
                   payload=have.live)
         if have.config is not None and have.persistent:
             p.add("undefine", "remove interface %s from the config of %s" % (_label(have.config), name), CONFIG)
-        return p, Target(config=None, live=None, running=have.running)
+        return p, Target(config=None, live=None, running=have.running, os_boot=have.os_boot,
+                         boot_orders=dict(have.boot_orders))
 
     creating = have.config is None and have.live is None
     target = target_of(desired, have)
     _check_host(target, have, None if creating else (have.config if have.persistent and have.config
                                                      else have.live))
+    if desired.iface.boot_order is not None and have.kernel:
+        # Not refused: libvirt keeps the order, and it counts once the
+        # kernel is removed; but the user should know it does nothing now.
+        p.warnings.append("domain %s boots a kernel directly (<os><kernel>), which QEMU starts before any boot device: "
+                          "boot_order=%d is written but only takes effect once the domain no longer has a kernel"
+                          % (name, desired.iface.boot_order))
+    conversion, note = boot_conversion(desired, have, target)
+    if note:
+        p.warnings.append("domain %s: %s, since libvirt does not allow <os><boot dev> together with a per-device boot "
+                          "order" % (name, note))
     predicted_live = have.live
     restart = False
     if have.running:
@@ -208,9 +246,15 @@ def plan(desired: Desired, have: HostState) -> tuple:
                         option="type", domain=name)
                 restart = True
             else:
+                hot_nic = target
+                if target.boot_order is not None and (note or have.live_os_boot):
+                    # The running domain still boots by <os><boot dev>; the
+                    # order is written to the config and counts from the next start.
+                    hot_nic = dataclasses.replace(target, boot_order=None)
+                    p.pending.append("boot_order")
                 p.add("attach", "hot-plug %s interface %s into running domain %s" % (target.type, _label(target),
-                                                                                     name), RESTART, payload=target)
-                predicted_live = target
+                                                                                     name), RESTART, payload=hot_nic)
+                predicted_live = hot_nic
         else:
             hot, cold = live_changes(target, have.live)
             if cold and not have.persistent:
@@ -233,15 +277,19 @@ def plan(desired: Desired, have: HostState) -> tuple:
                 p.pending.extend(cold)
     if have.persistent and (have.config is None or im.differences(target, have.config)):
         changed = "new interface" if have.config is None else ", ".join(im.differences(target, have.config))
-        p.add("define", "write interface %s to the config of %s (%s)" % (_label(target), name, changed), CONFIG,
+        p.add("define", "write interface %s to the config of %s (%s)%s" % (_label(target), name, changed,
+                                                                           "; " + note if note else ""), CONFIG,
               payload=target)
     if restart:
         p.pending.clear()
         p.add("restart", "restart domain %s (shut down, destroy after %ds, start) to apply the interface change"
               % (name, desired.restart_timeout), REBOOT)
         predicted_live = target
+    orders = dict(have.boot_orders)
+    orders.update({order: label for label, _ref, order in conversion})
     return p, Target(config=target if have.persistent else None, live=predicted_live if have.running else None,
-                     running=have.running)
+                     running=have.running, os_boot=() if note else have.os_boot, boot_orders=orders,
+                     conversion=conversion)
 
 
 def _label(iface: im.Interface) -> str:

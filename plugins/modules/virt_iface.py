@@ -83,8 +83,23 @@ options:
     choices: [up, down]
   boot_order:
     description:
-      - Boot order of the interface (PXE boot). Refused on a domain that boots by C(<os><boot dev=...>), since libvirt
-        does not allow both.
+      - Boot order of the interface (PXE boot), V(1) boots from it first. An order another device of the domain already
+        has is refused.
+      - "libvirt does not allow a per-device boot order together with the boot list C(<os><boot dev=...>), and it
+        writes C(<boot dev='hd'/>) into every domain defined without any boot element. On a domain that boots by that
+        list, the module converts the domain to per-device boot orders in the same define - it removes the
+        C(<os><boot>) elements, gives this interface O(boot_order), and gives the devices the old list named, in the
+        old sequence, the lowest orders still free: V(hd) the disks (C(device='disk')), V(cdrom) the CD-ROMs,
+        V(network) the other interfaces, V(fd) the floppies, each kind in the order of the domain XML; a kind without
+        a device is skipped. So O(boot_order=1) on a VM with C(<boot dev='hd'/>) gives the interface order 1 and its
+        disks 2, 3, ... The action summary and a warning say what the list was converted to, and RV(interface.boot)
+        shows the domain's boot configuration before (diff) and after."
+      - Like any boot order change this is a config change, it counts from the next start of the domain; on a running
+        domain it is returned in RV(pending) (or applied with O(restart=true)). A transient domain has no config in
+        which to convert its boot list, and is refused.
+      - On a domain that boots a kernel directly (C(<os><kernel>)) the order is written, but QEMU starts that kernel
+        before any boot device, so it only takes effect once the kernel is removed; the module warns about it on every
+        run instead of refusing.
     type: int
   port_forwards:
     description:
@@ -219,6 +234,19 @@ EXAMPLES = r"""
     source: pxe
     boot_order: 1
 
+# A VM created without any boot setting has <os><boot dev='hd'/>; the task
+# converts it: the NIC gets boot order 1, the disks 2, 3, ... and the
+# <os><boot> element goes (see the warning and pxe_first.interface.boot).
+# The VM boots through PXE from its next start, here at once since restart
+# is allowed.
+- name: Boot a VM from the network first, converting its boot list
+  virtnet.networking.virt_iface:
+    domain: web1
+    alias: ua-frontend
+    boot_order: 1
+    restart: true
+  register: pxe_first
+
 - name: Remove the NIC (hot-unplugged and gone from the config)
   virtnet.networking.virt_iface:
     domain: web1
@@ -243,6 +271,14 @@ interface:
       type: dict
       returned: success
     live: {description: The same for the running domain., type: dict, returned: success}
+    boot:
+      description:
+        - The boot configuration of the domain's config, C(os) its C(<os><boot dev>) list (like V([hd])), C(devices)
+          the per-device boot orders by device (like V(interface 52:54:00:3f:a1:07), V(disk vda), V(cdrom sda)).
+        - The two are never both set; see O(boot_order) for the conversion.
+      type: dict
+      returned: success
+      sample: {os: [], devices: {"interface 52:54:00:3f:a1:07": 1, "disk vda": 2}}
   sample:
     domain: web1
     running: true
@@ -251,6 +287,7 @@ interface:
              boot_order: null}
     live: {type: network, source: default, mac: "52:54:00:3f:a1:07", model: virtio, link: up, alias: ua-frontend,
            boot_order: null}
+    boot: {os: [hd], devices: {}}
 actions:
   description: What was (or would be) done, each with C(kind), C(summary) and C(disruption).
   returned: always
