@@ -245,7 +245,7 @@ BAD = [
     (dict(alias="ua-x", type="direct", source="nosuchdev"), "source='nosuchdev': no such interface on the host"),
     (dict(alias="ua-x", type="hostdev", source="zz:00"), "not a PCI address"),
     (dict(alias="ua-x", type="hostdev", source="0000:03:10.2", model="virtio"), "has no emulated model"),
-    (dict(alias="ua-nat0", boot_order=2), "does not allow per-device boot order"),
+    (dict(alias="ua-nat0", boot_order=0), "boot_order=0: boot order starts at 1"),
     (dict(alias="ua-x", type="hostdev", source="0000:03:10.2", vlan=5000), "vlan=5000: a VLAN tag is 1 to 4094"),
     (dict(alias="ua-x", type="user", ips=["192.0.2.1/24", "192.0.2.2/24"]), "at most one IPv4"),
     (dict(alias="ua-x", type="user", port_forwards=[{"proto": "tcp", "ranges": [{"start": 9000, "end": 8000}]}]),
