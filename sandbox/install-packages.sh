@@ -74,4 +74,8 @@ getent passwd libvirt-dnsmasq >/dev/null || \
     useradd --system --gid libvirt-dnsmasq --home-dir /var/lib/libvirt/dnsmasq \
         --no-create-home --shell /usr/sbin/nologin libvirt-dnsmasq
 
+# bookworm's 9.0 ships these in libvirt-daemon-system (not installed: systemd
+# units, polkit); 11.x in libvirt-daemon-common. vnsb.py binds over them.
+mkdir -p /var/lib/libvirt /var/log/libvirt /var/cache/libvirt
+
 touch "$stamp"

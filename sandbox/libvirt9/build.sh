@@ -6,8 +6,10 @@
 #
 # Cached in $CACHE (default /var/cache/virtnet-sandbox/libvirt9):
 #   root/                     the chroot
-#   stamp.base                hash of what the base depends on (this script,
-#                             install-packages.sh): rebuilt from scratch on change
+#   stamp.base                hash of this script: the root is rebuilt from
+#                             scratch when it changes
+#   stamp.packages            hash of install-packages.sh: the script runs again
+#                             in the root (VIRTNET_FORCE_INSTALL=1) when it changes
 #   root/opt/virtnet-venv/.virtnet-requirements   hash of the requirements
 #                             files: only pip runs again on change
 # --rebuild drops the cache first. Nothing of the host is changed: every mount
@@ -25,7 +27,10 @@ VENV=/opt/virtnet-venv
 log() { printf '==> libvirt9: %s\n' "$*" >&2; }
 
 base_hash() {
-    cat "$here/build.sh" "$REPO/sandbox/install-packages.sh" | sha256sum | cut -c1-16
+    sha256sum <"$here/build.sh" | cut -c1-16
+}
+pkg_hash() {
+    sha256sum <"$REPO/sandbox/install-packages.sh" | cut -c1-16
 }
 req_hash() {
     cat "$REPO/requirements.txt" "$REPO/requirements-dev.txt" | sha256sum | cut -c1-16
@@ -60,7 +65,7 @@ want=$(base_hash)
 if [[ $(cat "$CACHE/stamp.base" 2>/dev/null) != "$want" || ! -d $CACHE/root ]]; then
     command -v debootstrap >/dev/null || { echo "debootstrap missing: apt-get install debootstrap" >&2; exit 1; }
     log "building the bookworm root in $CACHE (mirror $MIRROR)"
-    rm -f "$CACHE/stamp.base"
+    rm -f "$CACHE/stamp.base" "$CACHE/stamp.packages"
     if [[ -d $CACHE/root ]] && grep -q " $CACHE/root" /proc/self/mountinfo; then
         echo "something is mounted under $CACHE/root; not removing it" >&2; exit 1
     fi
@@ -94,8 +99,18 @@ if [[ $(cat "$CACHE/stamp.base" 2>/dev/null) != "$want" || ! -d $CACHE/root ]]; 
     in_root "$root" apt-get clean
     mv "$root" "$CACHE/root"
     echo "$want" >"$CACHE/stamp.base"
+    pkg_hash >"$CACHE/stamp.packages"
     rm -rf --one-file-system "$work"
     trap - EXIT
+fi
+
+want=$(pkg_hash)
+if [[ $(cat "$CACHE/stamp.packages" 2>/dev/null) != "$want" ]]; then
+    log "install-packages.sh changed: running it again in the root"
+    in_root "$CACHE/root" env VIRTNET_FORCE_INSTALL=1 bash "$REPO/sandbox/install-packages.sh" \
+        >"$CACHE/packages.log" 2>&1 || { tail -30 "$CACHE/packages.log" >&2; exit 1; }
+    in_root "$CACHE/root" apt-get clean
+    echo "$want" >"$CACHE/stamp.packages"
 fi
 
 want=$(req_hash)
