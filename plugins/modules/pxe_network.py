@@ -52,7 +52,7 @@ options:
       - The root itself must not be a symlink (the module sets its owner, mode and SELinux label, which through a
         link would change the target); give the directory it points to. Symlinks among its parent directories are
         followed.
-      - Nothing below the root is written through a symlink: a boot file whose name passes a symlink (a file or a
+      - Nothing below the root is written through a symlink; a boot file whose name passes a symlink (a file or a
         directory) in the root is refused.
       - Unset leaves the network's C(<tftp>) element as it is (use it with O(bootp_server) when another host
         serves the files).
