@@ -91,19 +91,21 @@ def listing(path):
     return out
 
 
-def pxe_guest(hv, name, *, iface_type="network", source):
+def pxe_guest(hv, name, *, iface_type="network", source, boot_via="xml"):
     """A persistent guest with no kernel of its own whose only NIC has boot
     order 1 (seed 15.8.2 / 15.8.3), started: SeaBIOS -> the NIC's iPXE ROM
-    -> DHCP -> the boot file.  (virt_iface cannot add the boot order here:
-    libvirt gives a domain without one <os><boot dev='hd'/>, which virt_iface
-    refuses to combine with a per-device boot order.)"""
+    -> DHCP -> the boot file.  ``boot_via="xml"`` writes the boot order into
+    the domain XML; ``"virt_iface"`` defines the guest without any boot
+    element (libvirt adds <os><boot dev='hd'/>, as for any VM created without
+    boot settings) and lets virt_iface set it, converting that boot list."""
     sb = hv.sb
-    root = etree.fromstring(sb.guest_xml(name, [{"type": iface_type, "source": source,
-                                                 "mac": vnsb.random_mac(name)}]).encode())
+    mac = vnsb.random_mac(name)
+    root = etree.fromstring(sb.guest_xml(name, [{"type": iface_type, "source": source, "mac": mac}]).encode())
     os_el = root.find("os")
     for tag in ("kernel", "initrd", "cmdline"):
         os_el.remove(os_el.find(tag))
-    etree.SubElement(root.find("devices/interface"), "boot", order="1")
+    if boot_via == "xml":
+        etree.SubElement(root.find("devices/interface"), "boot", order="1")
     g = vnsb.Guest(sb, name)
     g.dir.mkdir(parents=True, exist_ok=True)
     for f in (g.console_path, g.cmd_socket):
@@ -112,6 +114,12 @@ def pxe_guest(hv, name, *, iface_type="network", source):
     path = g.dir / "domain.xml"
     path.write_bytes(etree.tostring(root))
     sb.virsh("define", str(path))
+    if boot_via == "virt_iface":
+        dom = etree.fromstring(hv.virsh("dumpxml", "--inactive", name).encode())
+        assert [b.get("dev") for b in dom.findall("os/boot")] == ["hd"]
+        _c, applied, _a = hv.converge("virt_iface", domain=name, mac=mac, boot_order=1)
+        assert [a["kind"] for a in applied["actions"]] == ["define"]
+        assert "converted the os boot list (<boot dev='hd'/>)" in applied["actions"][0]["summary"]
     dom = etree.fromstring(hv.virsh("dumpxml", "--inactive", name).encode())
     assert dom.find("os/kernel") is None and dom.find("os/boot") is None
     assert dom.find("devices/interface/boot").get("order") == "1"
@@ -189,8 +197,9 @@ def test_converge_verify_and_network_boot(hv, pxe_net, tftp_dir):
     img = vnsb.guest_image()
     assert applied["verified"][1]["size"] == os.path.getsize(img.kernel)
 
-    # A guest with no kernel of its own, boot order 1 on its NIC.
-    g = pxe_guest(hv, "vn5g1", source=NET)
+    # A guest with no kernel of its own, given boot order 1 on its NIC by
+    # virt_iface (which converts libvirt's default <os><boot dev='hd'/>).
+    g = pxe_guest(hv, "vn5g1", source=NET, boot_via="virt_iface")
     t0 = time.monotonic()
     try:
         ip = g.wait_for_lease("eth0", timeout=120)
