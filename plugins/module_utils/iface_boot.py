@@ -87,8 +87,8 @@ def convert(os_list: tuple, devices: list, *, taken: set) -> list:
 def describe(os_list: tuple, conversion: list, nic_label: str, order: int) -> str:
     """One line for the action summary and the warning."""
     old = ", ".join("<boot dev='%s'/>" % d for d in os_list)
-    new = ", ".join("%s=%d" % (n, o) for n, o in sorted([(nic_label, order)] + [(n, o) for n, _r, o in conversion],
-                                                          key=lambda x: x[1]))
+    orders = sorted([(nic_label, order)] + [(n, o) for n, _r, o in conversion], key=lambda x: x[1])
+    new = ", ".join("%s=%d" % (n, o) for n, o in orders)
     return "converted the os boot list (%s) to per-device boot orders: %s" % (old, new)
 
 
