@@ -51,7 +51,9 @@ PREFIX = "bt-"          # every network this script creates
 # Modules run inside the sandbox hypervisor's namespaces, as on a real host
 # (both tools alike: the same interpreter wrapper).
 HV_PYTHON = os.path.join(ROOT, "playbooks", "inventory", "demo", "hv-python")
-HOST_BRIDGES = ["btbr%d" % i for i in range(4)]
+NM_BRIDGE = "btnm"       # the one bridge NetworkManager manages (port lan2)
+HOST_BRIDGES = ["btbr%d" % i for i in range(1, 4)]
+VMS = ["bt-vm%d" % i for i in range(5)]
 
 
 # ---- the declared topology ------------------------------------------------------
@@ -74,9 +76,16 @@ def reference_networks() -> list[dict]:
                                              "ip": "203.0.113.%d" % (base + 4 + h),
                                              "name": "h%d-%d" % (slot, h)} for h in range(3)]}}],
             })
-    for i, br in enumerate(HOST_BRIDGES):
+    for i, br in enumerate([NM_BRIDGE] + HOST_BRIDGES):
         nets.append({"name": "%sbridge%d" % (PREFIX, i), "forward": {"mode": "bridge"}, "bridge": {"name": br}})
     return nets
+
+
+def reference_interfaces() -> list[dict]:
+    """10 VM interfaces: two per VM, one on a NAT and one on a routed network."""
+    return [{"domain": vm, "mac": "52:54:00:b8:%02x:%02x" % (i, j), "type": "network",
+             "source": "%s%s%d" % (PREFIX, ("nat", "route")[j], i % 4), "model": "virtio"}
+            for i, vm in enumerate(VMS) for j in range(2)]
 
 
 def scale_networks(n: int) -> list[dict]:
@@ -90,7 +99,8 @@ def playbook(sb: vnsb.Sandbox, tasks: list[dict], extra_vars: dict) -> tuple[flo
     """Run one play on localhost; return (wall seconds, items reported changed)."""
     play = [{"hosts": "localhost", "gather_facts": False, "connection": "local",
              "vars": {"ansible_python_interpreter": HV_PYTHON, "uri": sb.uri}, "tasks": tasks}]
-    env = dict(os.environ, VIRTNET_SANDBOX_NAME=sb.name, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build"), ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, VIRTNET_SANDBOX_NAME=sb.name,
+               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks" if os.environ.get("VIRTNET_BENCH_PROFILE") else "", ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
     with tempfile.TemporaryDirectory() as tmp:
         pb, ev = os.path.join(tmp, "play.yml"), os.path.join(tmp, "vars.json")
@@ -104,8 +114,27 @@ def playbook(sb: vnsb.Sandbox, tasks: list[dict], extra_vars: dict) -> tuple[flo
         took = time.monotonic() - t0
     if proc.returncode != 0:
         raise SystemExit("playbook failed:\n" + proc.stdout[-3000:] + proc.stderr[-2000:])
+    if os.environ.get("VIRTNET_BENCH_PROFILE"):
+        print("\n".join(proc.stdout.splitlines()[-12:]))
     return took, len(re.findall(r"^changed: ", proc.stdout, re.M))
 
+
+OURS_HOST = [{"name": "bridge", "virtnet.networking.nm_bond_bridge": {"name": NM_BRIDGE, "ports": ["lan2"]}}]
+OURS_IFACES = [{"name": "interfaces", "virtnet.networking.virt_iface": {
+    "uri": "{{ uri }}", "domain": "{{ item.domain }}", "mac": "{{ item.mac }}", "type": "{{ item.type }}",
+    "source": "{{ item.source }}", "model": "{{ item.model }}"},
+    "loop": "{{ ifaces }}", "loop_control": {"label": "{{ item.domain }} {{ item.mac }}"}}]
+# community.general.nmcli for the same bridge: two tasks (bridge, port).
+PEER_HOST = [
+    {"name": "bridge", "community.general.nmcli": {"conn_name": NM_BRIDGE, "type": "bridge", "ifname": NM_BRIDGE,
+                                                  "method4": "disabled", "method6": "disabled", "state": "present"}},
+    {"name": "port", "community.general.nmcli": {"conn_name": NM_BRIDGE + "-port-lan2", "type": "ethernet",
+                                                "slave_type": "bridge", "ifname": "lan2", "master": NM_BRIDGE,
+                                                "state": "present"}}]
+# community.libvirt.virt: a VM's NICs are part of the domain XML it defines.
+PEER_IFACES = [{"name": "domains", "community.libvirt.virt": {"uri": "{{ uri }}", "command": "define",
+                                                             "xml": "{{ item.xml }}"},
+                "loop": "{{ doms }}", "loop_control": {"label": "{{ item.name }}"}}]
 
 OURS = [{"name": "networks", "virtnet.networking.virt_network": {
     "uri": "{{ uri }}", "name": "{{ item.name }}", "forward": "{{ item.forward }}", "bridge": "{{ item.bridge }}",
@@ -129,6 +158,23 @@ def ours_networks(sb: vnsb.Sandbox) -> list[str]:
     return sorted(n for n in sb.virsh("net-list", "--all", "--name").stdout.split() if n.startswith(PREFIX))
 
 
+def bare_vms(sb: vnsb.Sandbox) -> None:
+    """The five VMs as a user has them before networking: defined, no NICs."""
+    for vm in VMS:
+        sb.virsh("undefine", vm, check=False)
+        sb.define_guest(vm, nics=[])
+
+
+def clean_host(sb: vnsb.Sandbox) -> None:
+    for vm in VMS:
+        sb.virsh("undefine", vm, check=False)
+    for line in sb.nmcli("-t", "-f", "NAME,UUID", "connection", "show").stdout.splitlines():
+        name, uuid = line.rsplit(":", 1)
+        if name.startswith(NM_BRIDGE) or name.endswith("lan2"):
+            sb.nmcli("connection", "delete", "uuid", uuid)
+    sb.run_hv(["ip", "link", "del", NM_BRIDGE], check=False)
+
+
 def clean(sb: vnsb.Sandbox) -> None:
     for n in ours_networks(sb):
         sb.virsh("net-destroy", n, check=False)
@@ -146,6 +192,14 @@ def end_state(sb: vnsb.Sandbox) -> dict:
         for el in root.xpath("/network/uuid | /network/mac"):
             el.getparent().remove(el)
         state[n] = (etree.tostring(root, method="c14n2", strip_text=True).decode(), n in active, n in auto)
+    for vm in VMS:
+        xml = sb.virsh("dumpxml", "--inactive", vm, check=False).stdout
+        root = etree.fromstring(xml.encode()) if xml else None
+        state[vm] = sorted((i.get("type"), i.find("source").get("network"), i.find("mac").get("address"),
+                            i.find("model").get("type")) for i in root.findall("devices/interface")) \
+            if root is not None else None
+    brif = sb.run_hv(["ls", "/sys/class/net/%s/brif" % NM_BRIDGE], check=False)
+    state[NM_BRIDGE] = sorted(brif.stdout.split()) if brif.returncode == 0 else None
     return state
 
 
@@ -154,38 +208,61 @@ def seconds(t: float) -> str:
 
 
 # ---- the three parts ----------------------------------------------------------------
-def reference(sb: vnsb.Sandbox) -> None:
+def reference(sb: vnsb.Sandbox, rounds: int) -> None:
     for br in HOST_BRIDGES:
         sb.run_hv(["ip", "link", "add", br, "type", "bridge"], check=False)
         sb.run_hv(["ip", "link", "set", br, "up"], check=True)
-    nets = reference_networks()
+    nets, ifaces = reference_networks(), reference_interfaces()
+    # Alternate the tools, `rounds` times each, and take medians: the machine
+    # is shared, and load that comes and goes must not favour either side.
+    runs: dict = {"ours": [], "peer": []}
+    want = got = None
+    xml = doms = None
+    for _round in range(rounds):
+        clean(sb)
+        clean_host(sb)
+        bare_vms(sb)
+        runs["ours"].append(playbook(sb, OURS_HOST + OURS + OURS_IFACES, {"nets": nets, "ifaces": ifaces})
+                            + playbook(sb, OURS_HOST + OURS + OURS_IFACES, {"nets": nets, "ifaces": ifaces}))
+        want = end_state(sb)
+        if xml is None:
+            xml = [{"name": n, "xml": sb.virsh("net-dumpxml", "--inactive", n).stdout} for n in ours_networks(sb)]
+            # A user's domain template names no UUID (libvirt keeps the VM's own).
+            doms = [{"name": vm, "xml": re.sub(r"\s*<uuid>[^<]*</uuid>", "",
+                                               sb.virsh("dumpxml", "--inactive", vm).stdout)} for vm in VMS]
+        clean(sb)
+        clean_host(sb)
+        bare_vms(sb)
+        runs["peer"].append(playbook(sb, PEER_HOST + PEER + PEER_IFACES, {"nets": xml, "doms": doms})
+                            + playbook(sb, PEER_HOST + PEER + PEER_IFACES, {"nets": xml, "doms": doms}))
+        got = end_state(sb)
     clean(sb)
-    t_ours, c_ours = playbook(sb, OURS, {"nets": nets})
-    t_ours2, c_ours2 = playbook(sb, OURS, {"nets": nets})
-    want = end_state(sb)
-    xml = [{"name": n, "xml": sb.virsh("net-dumpxml", "--inactive", n).stdout} for n in ours_networks(sb)]
-    clean(sb)
-    t_peer, c_peer = playbook(sb, PEER, {"nets": xml})
-    t_peer2, c_peer2 = playbook(sb, PEER, {"nets": xml})
-    got = end_state(sb)
-    clean(sb)
+    clean_host(sb)
     for br in HOST_BRIDGES:
         sb.run_hv(["ip", "link", "del", br], check=False)
+    med = {tool: [statistics.median(r[k] for r in rs) for k in range(4)] for tool, rs in runs.items()}
+    t_ours, c_ours, t_ours2, c_ours2 = med["ours"]
+    t_peer, c_peer, t_peer2, c_peer2 = med["peer"]
     same = want == got
-    print("\n1. Reference topology: %d networks (4 each: nat, route, isolated, open with DHCP; bridge)" % len(nets))
-    print("   end states equal (definition, active, autostart): %s" % ("yes" if same else "NO"))
+    print("\n1. Reference topology: %d networks (4 each: nat, route, isolated, open with DHCP; bridge), "
+          "%d VM interfaces on %d VMs, one NetworkManager bridge" % (len(nets), len(ifaces), len(VMS)))
+    print("   end states equal (network definitions, active, autostart; VM NICs; bridge ports): %s"
+          % ("yes" if same else "NO"))
     if not same:
         for n in sorted(set(want) | set(got)):
             if want.get(n) != got.get(n):
                 print("   differs: %s\n     ours: %s\n     peer: %s" % (n, want.get(n), got.get(n)))
         return
-    print("   %-34s %10s %10s %8s" % ("", "ours", "peer", "us/them"))
+    print("   %-34s %10s %10s %8s   (median of %d alternating rounds)" % ("", "ours", "peer", "us/them", rounds))
     print("   %-34s %10s %10s %8.2f" % ("converge from empty (wall)", seconds(t_ours), seconds(t_peer), t_ours / t_peer))
     print("   %-34s %10s %10s %8.2f" % ("re-run, nothing to do (wall)", seconds(t_ours2), seconds(t_peer2),
                                         t_ours2 / t_peer2))
     print("   %-34s %10d %10d" % ("items reported changed, 1st run", c_ours, c_peer))
     print("   %-34s %10d %10d" % ("items reported changed, re-run", c_ours2, c_peer2))
-    print("   peer = community.libvirt.virt_net: 3 tasks per network (define, state=active, autostart)")
+    for tool, rs in runs.items():
+        print("   %s rounds (converge / re-run): %s" % (tool, ", ".join("%.1f / %.1f s" % (r[0], r[2]) for r in rs)))
+    print("   peer = community.general.nmcli (bridge + port), community.libvirt.virt_net (define, state=active,"
+          " autostart per network), community.libvirt.virt (define each VM's XML with its NICs)")
 
 
 BARE = r"""
@@ -323,19 +400,27 @@ def main() -> int:
     ap.add_argument("--scale", default="10,50,200")
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--ref-rounds", type=int, default=3, help="rounds of part 1 (medians)")
+    ap.add_argument("--parts", default="1,2,3,4", help="which parts to run, e.g. 1,4")
     args = ap.parse_args()
-    sb = vnsb.Sandbox(args.name)
+    sb = vnsb.Sandbox(args.name, with_nm=True)
     started = not sb.is_up()
     if started:
         sb.up()
+    else:
+        assert sb.meta.get("with_nm"), "sandbox %s runs without NetworkManager: take it down first" % sb.name
     try:
         daemon = re.search(r"daemon: (.*)", sb.virsh("version", "--daemon").stdout)
         print("sandbox %s; %s; %d CPUs" % (sb.name, daemon.group(1) if daemon else "libvirt ?", os.cpu_count()))
-        reference(sb)
-        floor(sb, args.rounds)
-        if not args.skip_scale:
+        parts = set(args.parts.split(","))
+        if "1" in parts:
+            reference(sb, args.ref_rounds)
+        if "2" in parts:
+            floor(sb, args.rounds)
+        if "3" in parts and not args.skip_scale:
             scale(sb, [int(x) for x in args.scale.split(",")])
-        disruption(sb)
+        if "4" in parts:
+            disruption(sb)
     finally:
         clean(sb)
         if started:
