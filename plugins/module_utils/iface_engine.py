@@ -12,10 +12,7 @@ import dataclasses
 import time
 from typing import Any
 
-try:
-    from lxml import etree
-except ImportError:  # the modules report it through iface_xml.require_libs
-    etree = None
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils import iface_boot as ib
 from ansible_collections.virtnet.networking.plugins.module_utils import iface_model as im

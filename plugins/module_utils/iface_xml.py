@@ -15,36 +15,13 @@ helpers: the XML of a VF passed to a guest as ``<interface type='hostdev'>``.
 from __future__ import annotations
 
 import copy
-import traceback
 from typing import Any
 
-from ansible.module_utils.basic import missing_required_lib
-
-try:
-    from lxml import etree
-except ImportError:
-    etree = None
-    LXML_IMPORT_ERROR = traceback.format_exc()
-else:
-    LXML_IMPORT_ERROR = None
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree, netaddr
 
 from ansible_collections.virtnet.networking.plugins.module_utils.iface_model import (
     ALIAS_PREFIX, Interface, PortForward, PortRange, normalized_forwards, pci, pci_attrs, pci_from_attrs,
 )
-
-try:
-    import netaddr
-except ImportError:
-    netaddr = None
-
-
-def require_libs(module: Any) -> None:
-    """Fail with Ansible's standard message when lxml or netaddr is missing."""
-    if etree is None:
-        module.fail_json(msg=missing_required_lib("lxml"), exception=LXML_IMPORT_ERROR)
-    if netaddr is None:
-        module.fail_json(msg=missing_required_lib("netaddr"))
-
 
 # The order libvirt itself writes the children in; new children are put at
 # their place so what we send looks like what libvirt dumps.

@@ -10,10 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
-try:
-    from lxml import etree
-except ImportError:  # the modules report it through network_xml.require_libs
-    etree = None
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
 from ansible_collections.virtnet.networking.plugins.module_utils import network_plan as npl
@@ -28,10 +25,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.network_restart
     attached_interfaces, restart_network,
 )
 
-try:
-    import netaddr
-except ImportError:
-    netaddr = None
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 
 AFFECT_LIVE = 1
 # libvirt calls made outside Libvirt.call (isActive, XMLDesc, update...) raise

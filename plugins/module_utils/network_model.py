@@ -20,10 +20,7 @@ import dataclasses
 from dataclasses import dataclass
 
 
-try:
-    import netaddr
-except ImportError:  # reported by the module
-    netaddr = None
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 
 MODES = ("nat", "route", "bridge", "open", "isolated")
 # Modes where libvirt creates the bridge and may run dnsmasq.

@@ -21,10 +21,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-try:
-    from lxml import etree
-except ImportError:  # the modules report it through network_xml.require_libs
-    etree = None
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
 from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv

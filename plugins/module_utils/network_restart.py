@@ -23,10 +23,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-try:
-    from lxml import etree
-except ImportError:  # the modules report it through network_xml.require_libs
-    etree = None
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag

@@ -18,10 +18,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.network_model i
     MODES, NAT_PORTS_DEFAULT, Desired, Dns, Host, Ip, Network, host_key, range_key,
 )
 
-try:
-    import netaddr
-except ImportError:  # reported by the module
-    netaddr = None
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 
 
 # --------------------------------------------------------------------------

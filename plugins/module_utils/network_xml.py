@@ -11,36 +11,13 @@ or by hand) survives a redefine byte for byte.
 
 from __future__ import annotations
 
-import traceback
 from typing import Any
 
-from ansible.module_utils.basic import missing_required_lib
-
-try:
-    from lxml import etree
-except ImportError:
-    etree = None
-    LXML_IMPORT_ERROR = traceback.format_exc()
-else:
-    LXML_IMPORT_ERROR = None
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree, netaddr
 
 from ansible_collections.virtnet.networking.plugins.module_utils.network_model import (
     NAT_PORTS_DEFAULT, OWN_BRIDGE, Dns, Host, Ip, Network, host_key, range_key,
 )
-
-try:
-    import netaddr
-except ImportError:
-    netaddr = None
-
-
-def require_libs(module: Any) -> None:
-    """Fail with Ansible's standard message when lxml or netaddr is missing."""
-    if etree is None:
-        module.fail_json(msg=missing_required_lib("lxml"), exception=LXML_IMPORT_ERROR)
-    if netaddr is None:
-        module.fail_json(msg=missing_required_lib("netaddr"))
-
 
 DNSMASQ_NS = "http://libvirt.org/schemas/network/dnsmasq/1.0"
 _DQ = "{%s}" % DNSMASQ_NS

@@ -18,15 +18,9 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
-try:
-    from lxml import etree
-except ImportError:  # reported by the module through network_xml.require_libs
-    etree = None
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
-try:
-    import netaddr
-except ImportError:  # reported by the module through network_xml.require_libs
-    netaddr = None
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 
 from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v

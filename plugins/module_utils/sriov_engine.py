@@ -15,10 +15,7 @@ import os
 from typing import Any
 from urllib.parse import urlparse
 
-try:
-    from lxml import etree
-except ImportError:  # reported by the modules through iface_xml.require_libs
-    etree = None
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils import iface_model
 from ansible_collections.virtnet.networking.plugins.module_utils import iface_xml

@@ -15,10 +15,7 @@ from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 
-try:
-    import netaddr
-except ImportError:  # reported by the module through missing_required_lib
-    netaddr = None
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}([:-])[0-9a-fA-F]{2}(\1[0-9a-fA-F]{2}){4}$")
 # Interface names: the kernel allows 15 bytes, no '/', no whitespace, not '.'/'..'.
