@@ -255,8 +255,12 @@ from ansible_collections.virtnet.networking.plugins.module_utils.nm_engine impor
 from ansible_collections.virtnet.networking.plugins.module_utils.nm_model import netaddr
 
 
+def argument_spec() -> dict:
+    return ARGSPEC
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGSPEC, supports_check_mode=True,
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=[("move_ip_from", "ipv4"), ("move_ip_from", "ipv6")])
     if netaddr is None:
         module.fail_json(msg=missing_required_lib("netaddr"))

@@ -57,8 +57,12 @@ from ansible_collections.virtnet.networking.plugins.module_utils.engine import r
 from ansible_collections.virtnet.networking.plugins.module_utils.nm_engine import read_info
 
 
+def argument_spec() -> dict:
+    return dict(name=dict(type="str"))
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=dict(name=dict(type="str")), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     run_info(module, lambda: read_info(module))
 
 

@@ -89,8 +89,12 @@ from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty impo
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe_engine import info
 
 
+def argument_spec() -> dict:
+    return libvirt_argspec(name={"type": "str"}, fetch={"type": "bool", "default": False})
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=libvirt_argspec(name={"type": "str"}, fetch={"type": "bool", "default": False}),
+    module = AnsibleModule(argument_spec=argument_spec(),
                            supports_check_mode=True)
     require_libvirt(module)
     require_libs(module)

@@ -90,8 +90,12 @@ from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty impo
 from ansible_collections.virtnet.networking.plugins.module_utils.network_engine import info
 
 
+def argument_spec() -> dict:
+    return libvirt_argspec(name={"type": "str"})
+
+
 def main() -> None:
-    module = AnsibleModule(argument_spec=libvirt_argspec(name={"type": "str"}), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     require_libvirt(module)
     require_libs(module)
     with Libvirt(module.params["uri"]) as lv:
