@@ -69,3 +69,17 @@ def test_demo_moves_a_running_guest_onto_the_lan(demo_output):
     assert "virt_network: actions: define, restart; guests reconnected: mover" in out
     assert re.search(r"mover renewed its lease on the LAN: 198\.51\.100\.\d+; from the LAN it answers; "
                      r"rebooted: no", out), out
+
+
+def test_demo_boots_a_guest_from_the_pxe_network(demo_output):
+    out = demo_output.stdout
+    assert "PXE lab-nat: boot file boot.ipxe from /var/lib/libvirt/tftpboot" in out, out
+    assert "matches the file on disk" in out
+    assert re.search(r"pxe1: no <kernel>, NIC \S+ boot order 1 \(virt_iface\)", out), out
+    assert re.search(r"pxe1 booted the test kernel over TFTP and took lease 192\.0\.2\.\d+ on lab-nat", out), out
+
+
+def test_demo_makes_a_vm_externally_visible(demo_output):
+    out = demo_output.stdout
+    assert re.search(r"br-ext holds \['lan2', 'vnet\d+'\]", out), out
+    assert re.search(r"web1 got 198\.51\.100\.\d+ from the LAN's DHCP server; from the LAN it answers", out), out

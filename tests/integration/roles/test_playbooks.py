@@ -116,20 +116,3 @@ def test_playbooks_parse_and_never_prompt(playbook):
         assert cp.returncode == 0, cp.stdout + cp.stderr
     text = open(os.path.join(PB, playbook)).read()
     assert "vars_prompt" not in text and "ansible.builtin.pause" not in text
-
-
-def test_site_refuses_a_component_it_cannot_converge_yet():
-    """A fleet variable whose tasks file does not exist fails before anything
-    runs, naming the variable and the host (no half-converged host)."""
-    missing = [c for c in ("sriov_vfs", "pxe_networks", "vm_interfaces")
-               if not os.path.exists(os.path.join(PB, "tasks", c + ".yml"))]
-    if not missing:
-        pytest.skip("every component of site.yml has its tasks file")
-    var = "virtnet_" + missing[0]
-    cp = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", os.path.join(PB, "inventory", "example"),
-                         "-c", "local", "--limit", "hv1.example.com", os.path.join(PB, "site.yml"),
-                         "-e", json.dumps({var: [{"name": "x"}]})],
-                        env=ENV, capture_output=True, text=True, check=False)
-    assert cp.returncode != 0
-    assert f"{var} is set on hv1.example.com but site.yml has no tasks/{missing[0]}.yml" in cp.stdout
-    assert "ok=0" in cp.stdout and "changed=0" in cp.stdout
