@@ -416,6 +416,7 @@ def test_failed_start_of_a_new_network_leaves_nothing(hv, ipv6_forwarding_refuse
     args["ips"].append({"address": "2001:db8:3f::1/64"})
     result = hv.run("virt_network", **args)
     if not result.get("failed"):
+        hv.remove("vn3-v6")  # (libvirt 9.0 starts it) else its subnet blocks the next test
         pytest.skip("libvirt started the IPv6 network: no RA-configured route on lan2 in this sandbox")
     assert "starting network 'vn3-v6'" in result["msg"] and result["libvirt_code"]
     assert result["rolled_back"] == "the new network was undefined again"
