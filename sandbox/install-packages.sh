@@ -45,6 +45,7 @@ common=(
     network-manager dbus
     libvirt-dev pkg-config libxml2-utils xorriso cpio gzip
     python3-venv debootstrap
+    openssh-client  # ssh/ssh-keygen: the full-host test guest (sandbox/fullhost) and ansible's ssh
     linux-image-cloud-amd64
 )
 virt=(
