@@ -406,6 +406,11 @@ def ipv6_forwarding_refused(hv):
     """libvirt refuses to start an IPv6 network while an uplink takes router
     advertisements without accept_ra=2: a real start failure to provoke."""
     hv.sb.run_hv(["sysctl", "-qw", "net.ipv6.conf.lan2.accept_ra=1"], check=True)
+    # accept_ra=1 takes adverts only on an interface that does not forward, and
+    # an earlier IPv6 network turned forwarding on everywhere (libvirt 9.0
+    # then never saw the advert, the fixture failed): turn it off on lan2 only.
+    fwd = hv.sb.run_hv(["sysctl", "-n", "net.ipv6.conf.lan2.forwarding"], check=True).stdout.strip()
+    hv.sb.run_hv(["sysctl", "-qw", "net.ipv6.conf.lan2.forwarding=0"], check=True)
     # libvirt refuses only once lan2 holds a route from a router advert: ask
     # for one (a link bounce sends a router solicitation) instead of waiting
     # for the LAN's next periodic advert, which made these tests skip.
@@ -417,6 +422,7 @@ def ipv6_forwarding_refused(hv):
         time.sleep(0.3)
     yield
     hv.sb.run_hv(["sysctl", "-qw", "net.ipv6.conf.lan2.accept_ra=2"], check=True)
+    hv.sb.run_hv(["sysctl", "-qw", "net.ipv6.conf.lan2.forwarding=" + fwd], check=True)
 
 
 def test_failed_start_of_a_new_network_leaves_nothing(hv, ipv6_forwarding_refused):
