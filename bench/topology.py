@@ -99,9 +99,10 @@ def playbook(sb: vnsb.Sandbox, tasks: list[dict], extra_vars: dict) -> tuple[flo
     """Run one play on localhost; return (wall seconds, items reported changed)."""
     play = [{"hosts": "localhost", "gather_facts": False, "connection": "local",
              "vars": {"ansible_python_interpreter": HV_PYTHON, "uri": sb.uri}, "tasks": tasks}]
-    env = dict(os.environ, VIRTNET_SANDBOX_NAME=sb.name,
-               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks" if os.environ.get("VIRTNET_BENCH_PROFILE") else "", ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build"), ANSIBLE_NOCOLOR="1",
+    env = dict(os.environ, VIRTNET_SANDBOX_NAME=sb.name, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    if os.environ.get("VIRTNET_BENCH_PROFILE"):
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks"
     with tempfile.TemporaryDirectory() as tmp:
         pb, ev = os.path.join(tmp, "play.yml"), os.path.join(tmp, "vars.json")
         with open(ev, "w") as f:
