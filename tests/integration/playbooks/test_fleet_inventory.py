@@ -1,9 +1,9 @@
-"""The example fleet's VF counts, PXE networks and VM interfaces, checked
-without a hypervisor: every item is a valid set of arguments for its module
-(validated against the argument spec the module really builds, templated by
-Ansible itself), and site.yml's task files hand every module option through
-(none silently dropped). Complements tests/integration/roles/test_playbooks.py,
-which does the same for bridges and networks."""
+"""playbooks/site.yml, verify.yml and their inventories (the example fleet
+and the demo lab), checked without a hypervisor: every item is a valid set of
+arguments for its module (validated against the argument spec the module
+really builds, templated by Ansible itself), site.yml's task files hand every
+module option through (none silently dropped), and the playbooks parse and
+never prompt, so they run unchanged as AWX job templates."""
 from __future__ import annotations
 
 import importlib
@@ -23,6 +23,8 @@ ENV = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build"), AN
            PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
 # inventory variable -> (module, tasks file of site.yml, loop variable)
 COMPONENTS = {
+    "virtnet_bridges": ("nm_bond_bridge", "tasks/bridges.yml", "bridge"),
+    "virtnet_networks": ("virt_network", "tasks/networks.yml", "net"),
     "virtnet_sriov_vfs": ("sriov_vf", "tasks/sriov_vfs.yml", "vf"),
     "virtnet_pxe_networks": ("pxe_network", "tasks/pxe_networks.yml", "pxe"),
     "virtnet_vm_interfaces": ("virt_iface", "tasks/vm_interfaces.yml", "iface"),
@@ -58,9 +60,12 @@ def module_spec(module: str) -> tuple[dict, dict]:
     return spec, {k: v for k, v in seen.items() if k in ("required_one_of", "mutually_exclusive", "required_if")}
 
 
-def example_host_vars() -> dict:
+INVENTORIES = ["example", "demo"]
+
+
+def host_vars(inventory: str) -> dict:
     want = ", ".join(f"'{v}': {v} | default([])" for v in COMPONENTS)
-    cp = subprocess.run([os.path.join(BIN, "ansible"), "all", "-i", os.path.join(PB, "inventory", "example"),
+    cp = subprocess.run([os.path.join(BIN, "ansible"), "all", "-i", os.path.join(PB, "inventory", inventory),
                          "-c", "local", "-m", "ansible.builtin.debug", "-a", "msg={{ {%s} | to_json }}" % want],
                         env=dict(ENV, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json"),
                         capture_output=True, text=True, check=True)
@@ -73,22 +78,27 @@ def specs():
     return {m: module_spec(m) for m, _t, _l in COMPONENTS.values()}
 
 
-def test_example_fleet_items_are_valid_module_arguments(specs):
+@pytest.mark.parametrize("inventory", INVENTORIES)
+def test_inventory_items_are_valid_module_arguments(inventory, specs):
     seen = {var: 0 for var in COMPONENTS}
-    for host, comps in example_host_vars().items():
+    for host, comps in host_vars(inventory).items():
         for var, items in comps.items():
             spec, extra = specs[COMPONENTS[var][0]]
             validator = ArgumentSpecValidator(spec, **extra)
             for item in items:
                 res = validator.validate(dict(item))
-                assert not res.error_messages, f"{host} {var} {item}: {res.error_messages}"
+                assert not res.error_messages, f"{inventory}/{host} {var} {item}: {res.error_messages}"
                 seen[var] += 1
-    # the example documents every component this file is about, more than once for the NICs
-    assert seen["virtnet_sriov_vfs"] >= 1 and seen["virtnet_pxe_networks"] >= 1, seen
-    assert seen["virtnet_vm_interfaces"] >= 5, seen
+    if inventory == "example":   # it documents every component, the NICs several times
+        assert all(seen.values()) and seen["virtnet_vm_interfaces"] >= 5, seen
+    else:
+        assert seen["virtnet_networks"] >= 5 and seen["virtnet_pxe_networks"] >= 1, seen
 
 
 def test_the_validation_is_not_vacuous(specs):
+    spec, extra = specs["virt_network"]
+    res = ArgumentSpecValidator(spec, **extra).validate({"name": "x", "forwrd": {"mode": "nat"}})
+    assert "forwrd" in " ".join(res.error_messages)
     spec, extra = specs["virt_iface"]
     res = ArgumentSpecValidator(spec, **extra).validate({"domain": "web1", "type": "network", "soruce": "default"})
     assert "soruce" in " ".join(res.error_messages)
@@ -112,11 +122,12 @@ def test_site_passes_every_module_option_through(var, specs):
 
 @pytest.mark.parametrize("playbook", ["site.yml", "verify.yml"])
 def test_runs_as_an_awx_job_template(playbook):
-    """Parses against the example fleet, prompts for nothing, never pauses."""
-    cp = subprocess.run([os.path.join(BIN, "ansible-playbook"), "--syntax-check", "-i",
-                         os.path.join(PB, "inventory", "example"), os.path.join(PB, playbook)],
-                        env=ENV, capture_output=True, text=True, check=False)
-    assert cp.returncode == 0, cp.stdout + cp.stderr
+    """Parses against both inventories, prompts for nothing, never pauses."""
+    for inv in INVENTORIES:
+        cp = subprocess.run([os.path.join(BIN, "ansible-playbook"), "--syntax-check", "-i",
+                             os.path.join(PB, "inventory", inv), os.path.join(PB, playbook)],
+                            env=ENV, capture_output=True, text=True, check=False)
+        assert cp.returncode == 0, cp.stdout + cp.stderr
     files = [playbook] + [t for _m, t, _l in COMPONENTS.values()]
     interactive = {"vars_prompt", "pause", "ansible.builtin.pause", "ansible.legacy.pause", "prompt"}
     for name in files:
