@@ -424,7 +424,7 @@ def interface_element(nic: dict) -> ET.Element:
     type: network|bridge|direct|user (default network); source: network name,
     bridge name or host device; mac; model (virtio); mode (direct: bridge|vepa|
     private|passthrough); link: up|down; backend: passt (type user);
-    portgroup; target (tap name)."""
+    portgroup; target (tap name); boot_order (network boot first: 1)."""
     typ = nic.get("type", "network")
     el = ET.Element("interface", {"type": typ})
     src = nic.get("source")
@@ -447,6 +447,8 @@ def interface_element(nic: dict) -> ET.Element:
     _sub(el, "model", type=nic.get("model", "virtio"))
     if nic.get("link"):
         _sub(el, "link", state=nic["link"])
+    if nic.get("boot_order"):
+        _sub(el, "boot", order=str(nic["boot_order"]))
     return el
 
 

@@ -68,3 +68,25 @@ def converge(name: str, args: dict, **kw) -> tuple:
     assert again["changed"] is False, again
     assert again["actions"] == [], again
     return check, applied, again
+
+
+class Hv:
+    """Run the modules on a sandbox hypervisor, inside its namespaces (as a
+    module on a real hypervisor runs), with the sandbox's libvirt URI."""
+
+    def __init__(self, sb):
+        self.sb = sb
+        self.uri = sb.uri
+        self.prefix = sb.hv_argv([])
+
+    def args(self, **kw):
+        return dict(kw, uri=self.uri)
+
+    def run(self, module, check=False, diff=False, **kw):
+        return run_module(module, self.args(**kw), check=check, diff=diff, argv_prefix=self.prefix)
+
+    def converge(self, module, **kw):
+        return converge(module, self.args(**kw), argv_prefix=self.prefix)
+
+    def virsh(self, *a):
+        return self.sb.virsh(*a, check=False).stdout

@@ -21,7 +21,7 @@ import time
 import pytest
 from lxml import etree
 
-from virtnet_testlib import converge, run_module
+from virtnet_testlib import Hv
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "sandbox"))
 import vnsb  # noqa: E402
@@ -34,45 +34,10 @@ ADDR2 = "203.0.113.161/27"
 RANGE2 = ("203.0.113.170", "203.0.113.180")
 
 
-class Hv:
-    """Run the modules on the sandbox hypervisor."""
-
-    def __init__(self, sb):
-        self.sb = sb
-        self.prefix = sb.hv_argv([])
-
-    def run(self, module, check=False, diff=False, **kw):
-        return run_module(module, dict(kw, uri=self.sb.uri), check=check, diff=diff, argv_prefix=self.prefix)
-
-    def converge(self, module, **kw):
-        return converge(module, dict(kw, uri=self.sb.uri), argv_prefix=self.prefix)
-
-    def virsh(self, *a):
-        return self.sb.virsh(*a, check=False).stdout
-
-
 def net_args(name=NET, address=ADDR, rng=RANGE, **extra):
     return dict(name=name, forward={"mode": "nat"}, bridge={"stp": False},
                 ips=[{"address": address, "dhcp": {"ranges": [{"start": rng[0], "end": rng[1]}]}}],
                 dnsmasq_options=["no-ping"], **extra)
-
-
-def ipxe_script(name):
-    """What iPXE runs after its DHCP: the test kernel over TFTP from the
-    server that handed out the script, with the sandbox's own command line
-    (so the guest reports its lease on the console as every test guest does)."""
-    cmdline = "console=ttyS0 quiet panic=-1 vnsb.hostname=%s" % name
-    return ("#!ipxe\n"
-            "kernel tftp://${next-server}/vmlinuz %s\n"
-            "initrd tftp://${next-server}/initrd.gz\n"
-            "boot\n" % cmdline)
-
-
-def snapshot(sb):
-    """sandbox.snapshot() minus nft packet counters (background traffic)."""
-    snap = sb.snapshot()
-    snap["hv_nft"] = re.sub(r"counter packets \d+ bytes \d+", "counter", snap["hv_nft"])
-    return snap
 
 
 def listing(path):
@@ -100,20 +65,8 @@ def pxe_guest(hv, name, *, iface_type="network", source, boot_via="xml"):
     boot settings) and lets virt_iface set it, converting that boot list."""
     sb = hv.sb
     mac = vnsb.random_mac(name)
-    root = etree.fromstring(sb.guest_xml(name, [{"type": iface_type, "source": source, "mac": mac}]).encode())
-    os_el = root.find("os")
-    for tag in ("kernel", "initrd", "cmdline"):
-        os_el.remove(os_el.find(tag))
-    if boot_via == "xml":
-        etree.SubElement(root.find("devices/interface"), "boot", order="1")
-    g = vnsb.Guest(sb, name)
-    g.dir.mkdir(parents=True, exist_ok=True)
-    for f in (g.console_path, g.cmd_socket):
-        if f.exists():
-            f.unlink()
-    path = g.dir / "domain.xml"
-    path.write_bytes(etree.tostring(root))
-    sb.virsh("define", str(path))
+    nic = {"type": iface_type, "source": source, "mac": mac, "boot_order": 1 if boot_via == "xml" else None}
+    g = sb.define_guest(name, [nic], netboot=True)
     if boot_via == "virt_iface":
         dom = etree.fromstring(hv.virsh("dumpxml", "--inactive", name).encode())
         assert [b.get("dev") for b in dom.findall("os/boot")] == ["hd"]
@@ -161,7 +114,7 @@ def pxe_net(hv):
 def boot_args(tftp_dir, name="vn5g1", **extra):
     img = vnsb.guest_image()
     return dict(name=NET, tftp_root=str(tftp_dir / "root"),
-                boot_files=[{"name": "boot.ipxe", "content": ipxe_script(name)},
+                boot_files=[{"name": "boot.ipxe", "content": vnsb.ipxe_script(name)},
                             {"name": "vmlinuz", "src": str(img.kernel)},
                             {"name": "initrd.gz", "src": str(img.initrd)}],
                 bootp_file="boot.ipxe", restart=True, **extra)
@@ -329,12 +282,12 @@ def test_bad_input_is_named_and_changes_nothing(hv, pxe_net, tftp_dir, case, cha
     args.update(change)
     if "FILE" in str(args["tftp_root"]):
         args["tftp_root"] = args["tftp_root"].replace("FILE", str(afile))
-    before, files_before = snapshot(hv.sb), listing(tftp_dir)
+    before, files_before = hv.sb.snapshot(), listing(tftp_dir)
     for check in (True, False):
         r = hv.run("pxe_network", check=check, **args)
         assert r.get("failed"), r
         assert message in r["msg"], r["msg"]
-    assert snapshot(hv.sb) == before
+    assert hv.sb.snapshot() == before
     assert listing(tftp_dir) == files_before
     assert not root.exists()
 
@@ -359,7 +312,7 @@ def test_example_playbook_check_apply_again(hv, pxe_net, tftp_dir):
     img = vnsb.guest_image()
     root = tftp_dir / "playbook"
     extra = json.dumps({"pxe_network": NET, "pxe_tftp_root": str(root), "virtnet_libvirt_uri": hv.sb.uri,
-                        "pxe_boot_files": [{"name": "boot.ipxe", "content": ipxe_script("vn5pb")},
+                        "pxe_boot_files": [{"name": "boot.ipxe", "content": vnsb.ipxe_script("vn5pb")},
                                            {"name": "vmlinuz", "src": str(img.kernel)},
                                            {"name": "initrd.gz", "src": str(img.initrd)}],
                         "pxe_bootp_file": "boot.ipxe"})
@@ -393,7 +346,7 @@ def outside_pxe(hv, tftp_dir):
     img = vnsb.guest_image()
     shutil.copy(img.kernel, root / "vmlinuz")
     shutil.copy(img.initrd, root / "initrd.gz")
-    (root / "boot.ipxe").write_text(ipxe_script("vn5g3"))
+    (root / "boot.ipxe").write_text(vnsb.ipxe_script("vn5g3"))
     # From the root namespace: the hypervisor's mount namespace has its own /run, without /run/netns.
     batch = ["link add vn5br netns %s type bridge stp_state 0 forward_delay 0" % sb.hv_ns,
              "link add vn5o0 netns %s type veth peer name vn5p0 netns %s" % (out_ns, sb.hv_ns)]
@@ -431,10 +384,10 @@ def test_bridged_network_boots_from_the_outside_pxe_server(hv, outside_pxe):
     r = hv.run("virt_network", **net)
     assert not r.get("failed"), r
     # libvirt runs no DHCP/TFTP on a bridged network: pxe_network says so, changes nothing.
-    before = snapshot(hv.sb)
+    before = hv.sb.snapshot()
     bad = hv.run("pxe_network", name="vn5bridged", bootp_file="boot.ipxe")
     assert bad.get("failed") and "name='vn5bridged': the network has no IPv4 address" in bad["msg"], bad
-    assert snapshot(hv.sb) == before
+    assert hv.sb.snapshot() == before
     # The guest's NIC as in the seed: <interface type='bridge'> on the host bridge, boot order 1.
     g = pxe_guest(hv, "vn5g3", iface_type="bridge", source="vn5br")
     t0 = time.monotonic()

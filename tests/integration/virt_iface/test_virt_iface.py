@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from virtnet_testlib import converge, run_module
+from virtnet_testlib import Hv as BaseHv
 
 NAT = ("vif-nat", "203.0.113.129", 27, "203.0.113.140", "203.0.113.150")
 NAT2 = ("vif-nat2", "203.0.113.161", 27, "203.0.113.170", "203.0.113.180")
@@ -42,19 +42,8 @@ def lan_ip(ip):
     return in_range(ip, "198.51.100.100", "198.51.100.150")
 
 
-class Hv:
-    def __init__(self, sb):
-        self.sb = sb
-        self.prefix = sb.hv_argv([])
-
-    def run(self, module, check=False, diff=False, **kw):
-        return run_module(module, dict(kw, uri=self.sb.uri), check=check, diff=diff, argv_prefix=self.prefix)
-
-    def converge(self, **kw):
-        return converge("virt_iface", dict(kw, uri=self.sb.uri), argv_prefix=self.prefix)
-
-    def virsh(self, *a):
-        return self.sb.virsh(*a, check=False).stdout
+class Hv(BaseHv):
+    """The modules on the sandbox hypervisor, plus what these tests read back."""
 
     def dom_xml(self, name):
         """What 'domain XML unchanged' compares: live and inactive."""
@@ -74,13 +63,6 @@ class Hv:
 
     def nic_info(self, name, mac):
         return next(i for i in self.info(name)["interfaces"] if i["mac"] == mac)
-
-
-def snapshot(sb):
-    """sandbox.snapshot() minus nft counters (background traffic moves them)."""
-    snap = sb.snapshot()
-    snap["hv_nft"] = re.sub(r"counter packets \d+ bytes \d+", "counter", snap["hv_nft"])
-    return snap
 
 
 def net_xml(spec):
@@ -167,7 +149,7 @@ def hot(env):
     """A NIC hot-added to running vif-a on vif-nat2 (no MAC given: picked once from domain + alias)."""
     g = env.guests["a"]
     mark = len(g.console_log())
-    check, applied, _again = env.converge(domain="vif-a", alias="ua-hot", type="network", source=NAT2[0])
+    check, applied, _again = env.converge("virt_iface", domain="vif-a", alias="ua-hot", type="network", source=NAT2[0])
     assert [a["kind"] for a in applied["actions"]] == ["attach", "define"]
     mac = applied["interface"]["live"]["mac"]
     assert mac.startswith("52:54:00:") and check["interface"]["config"]["mac"] == mac
@@ -198,12 +180,12 @@ def test_hot_added_nic_gets_a_lease_and_info_shows_it(env, hot):
 def test_unplug_and_plug_keep_the_lease(env, hot):
     g = env.guests["a"]
     mark = len(g.console_log())
-    _c, applied, _a = env.converge(domain="vif-a", alias="ua-hot", link="down")
+    _c, applied, _a = env.converge("virt_iface", domain="vif-a", alias="ua-hot", link="down")
     assert [a["kind"] for a in applied["actions"]] == ["update", "define"]
     assert applied["restart_required"] is False
     g.wait_for(r"^VNSB LINK %s down" % hot["ifname"], timeout=30, after=mark)
     assert env.nic_info("vif-a", hot["mac"])["link"] == "down"
-    env.converge(domain="vif-a", alias="ua-hot", link="up")
+    env.converge("virt_iface", domain="vif-a", alias="ua-hot", link="up")
     g.wait_for(r"^VNSB LINK %s up" % hot["ifname"], timeout=30, after=mark)
     assert g.wait_for_lease(hot["ifname"], timeout=60, after=mark) == hot["ip"]
 
@@ -211,7 +193,7 @@ def test_unplug_and_plug_keep_the_lease(env, hot):
 def test_delete_hot_unplugs_and_removes_from_config(env, hot):
     g = env.guests["a"]
     mark = len(g.console_log())
-    _c, applied, again = env.converge(domain="vif-a", alias="ua-hot", state="absent")
+    _c, applied, again = env.converge("virt_iface", domain="vif-a", alias="ua-hot", state="absent")
     assert [a["kind"] for a in applied["actions"]] == ["detach", "undefine"]
     assert again["interface"] == {}
     g.wait_for(r"^VNSB NIC-REMOVED %s" % hot["ifname"], timeout=30, after=mark)
@@ -268,7 +250,7 @@ BAD = [
 
 
 def test_bad_inputs_are_refused_by_name_and_change_nothing(env):
-    before = snapshot(env.sb)
+    before = env.sb.snapshot()
     for params in BAD:
         args, msg = params
         args = dict({"domain": "vif-a"}, **args)
@@ -279,7 +261,7 @@ def test_bad_inputs_are_refused_by_name_and_change_nothing(env):
             assert msg in res["msg"], (args, res["msg"])
         assert env.dom_xml("vif-a") == xml_before, args
     assert len(BAD) >= 20
-    assert snapshot(env.sb) == before
+    assert env.sb.snapshot() == before
 
 
 # --------------------------------------------------------------------------
@@ -290,7 +272,7 @@ def test_move_running_nic_from_nat_to_host_bridge(env):
     g = env.guests["a"]
     assert in_range(env.ip_a, NAT[3], NAT[4])
     # Identified by MAC here; source moved live, the guest is not restarted.
-    _c, applied, _a = env.converge(domain="vif-a", mac=MAC_A, type="bridge", source=BRIDGE)
+    _c, applied, _a = env.converge("virt_iface", domain="vif-a", mac=MAC_A, type="bridge", source=BRIDGE)
     assert [a["kind"] for a in applied["actions"]] == ["update", "define"]
     assert applied["restart_required"] is False
     assert env.iface_xml("vif-a", MAC_A).find("source").get("bridge") == BRIDGE
@@ -300,14 +282,14 @@ def test_move_running_nic_from_nat_to_host_bridge(env):
     # The guest renews DHCP when its link comes back (the seed's "adjust the
     # guest's DHCP settings"): unplug + plug.
     mark = len(g.console_log())
-    env.converge(domain="vif-a", mac=MAC_A, link="down")
-    env.converge(domain="vif-a", mac=MAC_A, link="up")
+    env.converge("virt_iface", domain="vif-a", mac=MAC_A, link="down")
+    env.converge("virt_iface", domain="vif-a", mac=MAC_A, link="up")
     ip = g.wait_for_lease("eth0", timeout=90, after=mark)
     assert lan_ip(ip), ip
     assert env.sb.run_out(["ping", "-c", "1", "-W", "2", ip], check=False).returncode == 0
     # And onto the libvirt network in bridge mode over that bridge: live too,
     # the guest keeps its address and stays reachable.
-    _c, applied, _a = env.converge(domain="vif-a", mac=MAC_A, type="network", source="vif-lan")
+    _c, applied, _a = env.converge("virt_iface", domain="vif-a", mac=MAC_A, type="network", source="vif-lan")
     assert [a["kind"] for a in applied["actions"]] == ["update", "define"]
     assert applied["interface"]["live"]["source"] == "vif-lan" and not applied["restart_required"]
     nic = env.nic_info("vif-a", MAC_A)
@@ -317,9 +299,9 @@ def test_move_running_nic_from_nat_to_host_bridge(env):
     # Unplug / plug on the network it was moved to (libvirt dumps that NIC
     # as type='bridge' with a network source).
     mark = len(g.console_log())
-    env.converge(domain="vif-a", mac=MAC_A, link="down")
+    env.converge("virt_iface", domain="vif-a", mac=MAC_A, link="down")
     g.wait_for(r"^VNSB LINK eth0 down", timeout=30, after=mark)
-    env.converge(domain="vif-a", mac=MAC_A, link="up")
+    env.converge("virt_iface", domain="vif-a", mac=MAC_A, link="up")
     assert g.wait_for_lease("eth0", timeout=60, after=mark) == ip
     assert env.sb.run_out(["ping", "-c", "3", "-W", "2", ip], check=False).returncode == 0
 
@@ -334,14 +316,14 @@ def test_mac_change_refused_while_running_then_done_shut_off(env):
     assert env.dom_xml("vif-b") == before
     pci = env.iface_xml("vif-b", MAC_B, inactive=True).find("address").attrib
     env.sb.virsh("destroy", "vif-b")
-    _c, applied, again = env.converge(domain="vif-b", alias="ua-lan", mac=new)
+    _c, applied, again = env.converge("virt_iface", domain="vif-b", alias="ua-lan", mac=new)
     assert [a["kind"] for a in applied["actions"]] == ["define"]
     assert again["interface"]["running"] is False and again["interface"]["live"] is None
     nic = env.iface_xml("vif-b", new, inactive=True)
     assert nic is not None and nic.find("address").attrib == pci
     assert env.iface_xml("vif-b", MAC_B, inactive=True) is None
     # And back, so the next test finds the guest as it was.
-    env.converge(domain="vif-b", alias="ua-lan", mac=MAC_B)
+    env.converge("virt_iface", domain="vif-b", alias="ua-lan", mac=MAC_B)
     env.sb.virsh("start", "vif-b")
     g.wait_for(r"^VNSB NIC eth0 %s" % MAC_B, timeout=60)
 
@@ -354,7 +336,7 @@ def test_macvtap_replaced_by_bridge_keeps_mac_pci_and_boot_order(env):
     g.wait_for_lease("eth0", timeout=90)
     # macvtap -> bridge cannot change live: with restart=true the module
     # restarts the guest (destroyed after the timeout: it ignores ACPI shutdown).
-    check, applied, again = env.converge(domain="vif-b", alias="ua-lan", type="bridge", source=BRIDGE,
+    check, applied, again = env.converge("virt_iface", domain="vif-b", alias="ua-lan", type="bridge", source=BRIDGE,
                                          restart=True, restart_timeout=3)
     assert [a["kind"] for a in applied["actions"]] == ["define", "restart"]
     assert "restarted" in applied and "restarted" not in check
@@ -368,13 +350,13 @@ def test_macvtap_replaced_by_bridge_keeps_mac_pci_and_boot_order(env):
 
 
 def test_non_live_change_is_reported_as_restart_required(env):
-    _c, applied, again = env.converge(domain="vif-b", alias="ua-lan", model="e1000")
+    _c, applied, again = env.converge("virt_iface", domain="vif-b", alias="ua-lan", model="e1000")
     assert [a["kind"] for a in applied["actions"]] == ["define"]
     assert applied["restart_required"] is True and applied["pending"] == ["model"]
     assert again["restart_required"] is True and again["changed"] is False
     assert applied["interface"]["config"]["model"] == "e1000"
     assert applied["interface"]["live"]["model"] == "virtio"
-    env.converge(domain="vif-b", alias="ua-lan", model="virtio")
+    env.converge("virt_iface", domain="vif-b", alias="ua-lan", model="virtio")
 
 
 # --------------------------------------------------------------------------
@@ -393,7 +375,7 @@ def test_passt_port_forward_reaches_the_guest(env, guest_c):
                     "without the passt backend")
     if not env.sb.run_hv(["sh", "-c", "command -v passt"], check=False).stdout.strip():
         pytest.skip("passt is not installed on the sandbox hypervisor")
-    _c, applied, _a = env.converge(domain="vif-c", alias="ua-passt", type="user", port_forwards=[
+    _c, applied, _a = env.converge("virt_iface", domain="vif-c", alias="ua-passt", type="user", port_forwards=[
         {"proto": "tcp", "ranges": [{"start": 18080, "to": 80}]}])
     assert [a["kind"] for a in applied["actions"]] == ["define"]   # shut off: config only
     off = env.info("vif-c")
