@@ -9,7 +9,9 @@
 set -euo pipefail
 
 flavour=${VIRTNET_LIBVIRT:-backports}
-stamp=/var/lib/virtnet-sandbox-packages.$flavour.3
+# The stamp carries this script's own hash: a machine that ran an older
+# version (fewer packages) installs again instead of being skipped.
+stamp=/var/lib/virtnet-sandbox-packages.$flavour.$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)
 
 if [[ -e $stamp && -z ${VIRTNET_FORCE_INSTALL:-} ]]; then
     exit 0
@@ -79,4 +81,5 @@ getent passwd libvirt-dnsmasq >/dev/null || \
 # units, polkit); 11.x in libvirt-daemon-common. vnsb.py binds over them.
 mkdir -p /var/lib/libvirt /var/log/libvirt /var/cache/libvirt
 
+rm -f /var/lib/virtnet-sandbox-packages."$flavour".*
 touch "$stamp"
