@@ -13,7 +13,8 @@ flavour=${VIRTNET_LIBVIRT:-backports}
 # version (fewer packages) installs again instead of being skipped.
 stamp=/var/lib/virtnet-sandbox-packages.$flavour.$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)
 
-if [[ -e $stamp && -z ${VIRTNET_FORCE_INSTALL:-} ]]; then
+kcache=${VIRTNET_SANDBOX_CACHE:-/var/cache/virtnet-sandbox}/kernel
+if [[ -e $stamp && -d $kcache/root && -z ${VIRTNET_FORCE_INSTALL:-} ]]; then
     exit 0
 fi
 
@@ -41,6 +42,34 @@ fi
 
 apt-get update -qq
 
+# Nothing this script installs may start or enable a service of the machine
+# itself: the sandbox runs NetworkManager, dbus, dnsmasq and libvirtd inside
+# its own namespaces. A policy-rc.d (unless the machine has its own) stops
+# maintainer scripts from starting services; units the install enables are
+# disabled again below, and only those (a machine that already ran them keeps
+# them exactly as they were). --no-upgrade: a package the machine already has
+# is left at its version (an upgrade would restart the machine's service).
+policy=/usr/sbin/policy-rc.d
+own_policy=
+if [[ ! -e $policy ]]; then
+    own_policy=1
+    printf '#!/bin/sh\n# virtnet sandbox install: start no service (removed after the install)\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+fi
+units_before=$(mktemp)
+cleanup() {
+    [[ -n $own_policy ]] && rm -f "$policy"
+    rm -f "$units_before"
+    [[ -n ${kwork:-} ]] && rm -rf "$kwork"
+    return 0
+}
+trap cleanup EXIT
+enabled_links() {
+    # Symlinks and directories: the .wants directories an enable creates go too.
+    find /etc/systemd/system \( -type l -o -type d \) -printf '%y %p\n' 2>/dev/null | sort || true
+}
+enabled_links >"$units_before"
+
 common=(
     dnsmasq-base ipxe-qemu iptables nftables busybox-static iproute2 iputils-ping
     tftp-hpa curl procps psmisc
@@ -48,22 +77,57 @@ common=(
     libvirt-dev pkg-config libxml2-utils xorriso cpio gzip
     python3-venv debootstrap
     openssh-client  # ssh/ssh-keygen: the full-host test guest (sandbox/fullhost) and ansible's ssh
-    linux-image-cloud-amd64
 )
 virt=(
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
     qemu-system-x86 qemu-utils
 )
+install=(apt-get install -y -qq --no-install-recommends --no-upgrade)
 
 if [[ $flavour == backports ]]; then
-    apt-get install -y -qq --no-install-recommends "${common[@]}"
+    "${install[@]}" "${common[@]}"
     # 11.x splits the drivers out of libvirt-daemon (9.0 has them built in):
     # without the network driver virsh says "virConnectNumOfNetworks ... not
     # supported by the connection driver"; nodedev gives `virsh nodedev-*`.
-    apt-get install -y -qq --no-install-recommends -t bookworm-backports "${virt[@]}" passt \
+    "${install[@]}" -t bookworm-backports "${virt[@]}" passt \
         libvirt-daemon-driver-network libvirt-daemon-driver-nodedev
 else
-    apt-get install -y -qq --no-install-recommends "${common[@]}" "${virt[@]}"
+    "${install[@]}" "${common[@]}" "${virt[@]}"
+fi
+
+# Units enabled by this install (new symlinks under /etc/systemd/system):
+# disabled through deb-systemd-helper, so a later upgrade keeps them disabled.
+mapfile -t new_links < <(comm -13 "$units_before" <(enabled_links) | awk '$1 == "l" {print $2}')
+mapfile -t new_dirs < <(comm -13 "$units_before" <(enabled_links) | awk '$1 == "d" {print $2}' | sort -r)
+for link in "${new_links[@]}"; do
+    unit=$(basename "$(readlink "$link")")
+    if command -v deb-systemd-helper >/dev/null; then
+        deb-systemd-helper disable "$unit" >/dev/null 2>&1 || true
+    fi
+    if [[ -L $link ]]; then rm -f "$link"; fi
+    echo "install-packages: $unit: enabled by this install, disabled again (the sandbox starts what it needs in its own namespaces)"
+done
+for d in "${new_dirs[@]}"; do rmdir "$d" 2>/dev/null || true; done
+
+# The test guest's kernel: Debian's cloud kernel, unpacked into the sandbox
+# cache with dpkg-deb -x and never installed, so dpkg's list of kernels,
+# /boot and the boot loader stay as they were.
+kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+       awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-cloud-amd64$/ {print $2; exit}')
+[[ -n $kpkg ]] || { echo "install-packages: cannot resolve linux-image-cloud-amd64 to a kernel package" >&2; exit 1; }
+if [[ $(cat "$kcache/package" 2>/dev/null) != "$kpkg" ]]; then
+    mkdir -p "$kcache"
+    kwork=$(mktemp -d "$kcache/work.XXXXXX")
+    chmod 755 "$kwork"
+    # apt-get download drops to _apt: let it write there.
+    if id _apt >/dev/null 2>&1; then chown _apt "$kwork"; fi
+    (cd "$kwork" && apt-get download -qq "$kpkg")
+    mkdir "$kwork/root"
+    dpkg-deb -x "$kwork"/"$kpkg"_*.deb "$kwork/root"
+    rm -rf "$kcache/root"
+    mv "$kwork/root" "$kcache/root"
+    echo "$kpkg" >"$kcache/package"
+    echo "install-packages: guest kernel $kpkg unpacked in $kcache/root (not installed)"
 fi
 
 # The qemu driver refuses to start without these, even with user = "root".

@@ -165,7 +165,7 @@ def missing_requirements(with_nm: bool = False) -> str | None:
     try:
         _cloud_kernel()
     except SandboxError:
-        missing.append("linux-image-cloud-amd64 (the guest kernel)")
+        missing.append("the guest kernel (linux-image-cloud-amd64, unpacked)")
     if missing:
         return "sandbox packages missing: %s (run sandbox/install-packages.sh)" % ", ".join(missing)
     return None
@@ -281,16 +281,26 @@ done
 """
 
 
+# The guest kernel is unpacked from Debian's package into the sandbox cache by
+# sandbox/install-packages.sh (apt-get download + dpkg-deb -x), never installed:
+# installing it would add a boot entry on the machine (issue: the demo must not
+# change how the machine boots). A kernel installed by the machine's owner in
+# /boot is used only when the unpacked one is missing.
+GUEST_KERNEL_ROOT = Path(os.environ.get("VIRTNET_GUEST_KERNEL_ROOT", str(CACHE_ROOT / "kernel" / "root")))
+
+
 def _cloud_kernel() -> tuple[str, Path, Path]:
     """(version, vmlinuz, modules dir) of the newest Debian cloud kernel."""
-    cands = sorted(Path("/boot").glob("vmlinuz-*cloud-amd64"))
-    for vmlinuz in reversed(cands):
-        ver = vmlinuz.name[len("vmlinuz-"):]
-        mods = Path("/lib/modules", ver)
-        if mods.is_dir():
-            return ver, vmlinuz, mods
-    raise SandboxError("no Debian cloud kernel in /boot with modules in /lib/modules "
-                       "(install linux-image-cloud-amd64: sandbox/install-packages.sh)")
+    for root in (GUEST_KERNEL_ROOT, Path("/")):
+        cands = sorted((root / "boot").glob("vmlinuz-*cloud-amd64"))
+        for vmlinuz in reversed(cands):
+            ver = vmlinuz.name[len("vmlinuz-"):]
+            for mods in (root / "lib/modules" / ver, root / "usr/lib/modules" / ver):
+                if mods.is_dir():
+                    return ver, vmlinuz, mods
+    raise SandboxError("no Debian cloud kernel unpacked in %s (run sandbox/install-packages.sh, "
+                       "which unpacks linux-image-cloud-amd64 there without installing it)"
+                       % GUEST_KERNEL_ROOT)
 
 
 def _find_module(mods: Path, name: str) -> bytes:
