@@ -40,6 +40,9 @@ class FakeDom:
     def isActive(self):  # noqa: N802 - libvirt's name
         return self.active
 
+    def isPersistent(self):  # noqa: N802
+        return not getattr(self, "transient", False)
+
     def XMLDesc(self, flags):  # noqa: N802
         tree = self.config if (flags & 2 or not self.active) else self.live
         return etree.tostring(tree, encoding="unicode")
@@ -250,7 +253,7 @@ def test_driver_refusing_the_new_count_restores_the_old_one(host):
     result = host.run(pf="eth1", num_vfs=5)
     assert result["failed"] and "writing 5 to /sys/class/net/eth1/device/sriov_numvfs failed: Cannot allocate memory" \
         in result["msg"]
-    assert result["rolled_back"] == "the previous 2 VFs were restored (VMs detached by this run stay detached)"
+    assert result["rolled_back"] == "sriov_numvfs of eth1 set back to 2"
     assert host.numvfs_writes() == ["2", "0", "5", "2"]
     assert host.rule() == (RULE2, 0o644)   # the rule is written after the count, so it was not touched
 
