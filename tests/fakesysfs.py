@@ -130,6 +130,9 @@ class FakeKernel:
             with open(os.path.join(devdir, "sriov_numvfs"), "w") as f:
                 f.write("0\n")
         self._netdev(devdir, name, mac)
+        if vf_driver is not None and total is not None:
+            # The VF driver is loaded (its sysfs directory exists) before any VF.
+            os.makedirs(self.p("sys/bus/pci/drivers/%s" % vf_driver), exist_ok=True)
         self.pfs[name] = {"pci": pci, "total": total, "vf_driver": vf_driver, "vf_slot": 0x10 + slot, "numvfs": 0,
                           "iommu": iommu}
         return pci
