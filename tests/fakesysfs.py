@@ -8,6 +8,12 @@ plain files and symlinks laid out as on a real host::
     sys/devices/pci0000:00/0000:00:03.0/{sriov_totalvfs,sriov_numvfs,driver,virtfnN}
     sys/devices/pci0000:00/0000:00:10.N/{physfn,driver,net/eth1vN/address}
     sys/kernel/iommu_groups/N   proc/cmdline   proc/cpuinfo   etc/udev/rules.d
+    sys/devices/pci0000:00/<pci>/iommu_group -> ../../../kernel/iommu_groups/<G>
+
+Each PCI device gets its own IOMMU group (G derived from its address, so a
+VF recreated at the same address is in the same group again) when the IOMMU
+is on (``iommu_groups`` > 0), unless ``add_pf(iommu_group=False)``: a device
+the IOMMU does not cover, which VFIO cannot pass to a VM.
 
 and the kernel's reaction to a write of ``sriov_numvfs`` is played by
 :class:`FakeKernel`, in one of two ways:
@@ -46,6 +52,7 @@ class FakeKernel:
     def __init__(self, root, *, iommu_groups: int = 4, cmdline: str = "BOOT_IMAGE=/vmlinuz root=/dev/vda1 ro",
                  cpu_vendor: str = "GenuineIntel", delay: float = 0.0, vfio: bool = True) -> None:
         self.root = str(root)
+        self.iommu_on = iommu_groups > 0
         self.delay = delay
         self.writes: list = []          # [(host path, value)]
         self.pfs: dict = {}             # name -> dict(pci, total, vf_driver, vf_slot)
@@ -83,6 +90,19 @@ class FakeKernel:
         rel = os.path.relpath(self.p("sys/bus/pci/drivers/%s" % driver), devdir)
         os.symlink(rel, os.path.join(devdir, "driver"))
 
+    def _iommu_group(self, devdir: str, pci: str) -> None:
+        slot, fn = pci.split(":")[2].split(".")
+        group = "%d" % (100 + int(slot, 16) * 8 + int(fn))
+        gdir = self.p("sys/kernel/iommu_groups/%s/devices" % group)
+        os.makedirs(gdir)
+        os.symlink(os.path.relpath(devdir, gdir), os.path.join(gdir, pci))
+        os.symlink(os.path.relpath(os.path.dirname(gdir), devdir), os.path.join(devdir, "iommu_group"))
+
+    def _drop_iommu_group(self, devdir: str) -> None:
+        link = os.path.join(devdir, "iommu_group")
+        if os.path.islink(link):
+            shutil.rmtree(os.path.realpath(link))
+
     def _netdev(self, devdir: str, name: str, mac: str) -> None:
         ndir = os.path.join(devdir, "net", name)
         os.makedirs(ndir)
@@ -94,19 +114,27 @@ class FakeKernel:
         os.symlink(os.path.relpath(ndir, self.p("sys/class/net")), self.p("sys/class/net/%s" % name))
 
     def add_pf(self, name: str, *, driver: str = "ixgbe", total: int | None = 7, slot: int = 3,
-               vf_driver: str | None = "ixgbevf", mac: str = "a0:36:9f:8f:3f:b8") -> str:
-        """A PCI NIC; ``total=None`` makes one without the SR-IOV capability."""
+               vf_driver: str | None = "ixgbevf", mac: str = "a0:36:9f:8f:3f:b8", iommu_group: bool = True) -> str:
+        """A PCI NIC; ``total=None`` makes one without the SR-IOV capability;
+        ``iommu_group=False`` one (and its VFs) outside any IOMMU group."""
         pci = pf_pci(slot)
         devdir = self.p("%s/%s" % (PCI_ROOT, pci))
         os.makedirs(devdir)
         self._driver_link(devdir, driver)
+        iommu = iommu_group and self.iommu_on
+        if iommu:
+            self._iommu_group(devdir, pci)
         if total is not None:
             with open(os.path.join(devdir, "sriov_totalvfs"), "w") as f:
                 f.write("%d\n" % total)
             with open(os.path.join(devdir, "sriov_numvfs"), "w") as f:
                 f.write("0\n")
         self._netdev(devdir, name, mac)
-        self.pfs[name] = {"pci": pci, "total": total, "vf_driver": vf_driver, "vf_slot": 0x10 + slot, "numvfs": 0}
+        if vf_driver is not None and total is not None:
+            # The VF driver is loaded (its sysfs directory exists) before any VF.
+            os.makedirs(self.p("sys/bus/pci/drivers/%s" % vf_driver), exist_ok=True)
+        self.pfs[name] = {"pci": pci, "total": total, "vf_driver": vf_driver, "vf_slot": 0x10 + slot, "numvfs": 0,
+                          "iommu": iommu}
         return pci
 
     def add_virtual(self, name: str) -> None:
@@ -178,6 +206,7 @@ class FakeKernel:
                     for name in os.listdir(netdir) if os.path.isdir(netdir) else ():
                         os.unlink(self.p("sys/class/net/%s" % name))
                     os.unlink(os.path.join(pfdir, entry))
+                    self._drop_iommu_group(vdir)
                     shutil.rmtree(vdir)
             for i in range(n):
                 vpci = self.vf_pci(pf, i)
@@ -186,6 +215,8 @@ class FakeKernel:
                 os.symlink("../%s" % info["pci"], os.path.join(vdir, "physfn"))
                 os.symlink("../%s" % vpci, os.path.join(pfdir, "virtfn%d" % i))
                 self._driver_link(vdir, info["vf_driver"])
+                if info["iommu"]:
+                    self._iommu_group(vdir, vpci)
                 if info["vf_driver"] not in (None, "vfio-pci", "pci-stub"):   # only a NIC driver makes a netdev
                     self._netdev(vdir, "%sv%d" % (pf, i), "00:00:00:00:00:00")
 

@@ -114,6 +114,12 @@ class Engine:
         reachable).  Reports through ``self.report``; raises VirtnetError
         when the proof fails."""
 
+    def roll_back(self) -> str | None:
+        """Undo what :meth:`apply` changed when a later step (verify,
+        :meth:`finish`) fails; returns what was undone, in words, or None
+        when the engine keeps no journal of its changes."""
+        return None
+
     def cleanup(self) -> None:
         """Release connections; always called."""
 
@@ -153,19 +159,26 @@ def _converge(module: Any, engine: Engine) -> dict:
         after = have
         if plan.actions:
             engine.apply(plan)
-            # Verify: read the host again and plan again.  Anything left
-            # means the apply did not do what the plan promised.
-            after = engine.have()
-            final_plan = engine.plan(want, after)
-            if final_plan.actions:
-                raise VirtnetError(
-                    "the host did not converge: after applying, these changes are still needed: "
-                    + "; ".join(a.summary for a in final_plan.actions),
-                    remaining=[a.as_dict() for a in final_plan.actions],
-                    applied=result["actions"],
-                )
-        result["restart_required"] = final_plan.restart_required
-        engine.finish(after)
+        try:
+            if plan.actions:
+                # Verify: read the host again and plan again.  Anything left
+                # means the apply did not do what the plan promised.
+                after = engine.have()
+                final_plan = engine.plan(want, after)
+                if final_plan.actions:
+                    raise VirtnetError(
+                        "the host did not converge: after applying, these changes are still needed: "
+                        + "; ".join(a.summary for a in final_plan.actions),
+                        remaining=[a.as_dict() for a in final_plan.actions],
+                        applied=result["actions"],
+                    )
+            result["restart_required"] = final_plan.restart_required
+            engine.finish(after)
+        except VirtnetError as err:
+            undone = engine.roll_back()
+            if undone is not None:
+                err.details.setdefault("rolled_back", undone)
+            raise
     if final_plan.pending:
         result["pending"] = list(final_plan.pending)
     exported_after = engine.export(after)

@@ -103,6 +103,7 @@ class SriovEngine(Engine):
         self.lv = lv or Libvirt(self.params["uri"])
         self._grubby: CommandRunner | None = None
         self._after: dict = {}
+        self._undo: list = []     # [(what, undo callable)] of this run's writes
 
     @property
     def fs(self) -> FsRoot:
@@ -147,6 +148,7 @@ class SriovEngine(Engine):
                               for vf in pf.vfs]
         if pf.totalvfs:
             state.vms, state.assignments = read_assignments(self.lv, {vf.pci for vf in pf.vfs if vf.pci})
+            state.transient = {dom.name() for dom in self.lv.domains() if not dom.isPersistent()}
             for other in self.sysfs.netdevs():
                 if other != name and pf.driver:
                     o = self.sysfs.pf(other)
@@ -168,8 +170,32 @@ class SriovEngine(Engine):
         return state if isinstance(state, dict) else sp.export(state)
 
     def apply(self, plan: Plan) -> None:
-        for action in plan.actions:
-            getattr(self, "_apply_" + action.kind)(action)
+        # Each step journals how to undo it *before* it writes, so a failure
+        # half-way through a step (0 written, the new count refused) is
+        # undone too.  The plan already refused everything knowable up front.
+        self._undo = []
+        try:
+            for action in plan.actions:
+                getattr(self, "_apply_" + action.kind)(action)
+        except Exception as err:
+            undone = self.roll_back()
+            if not isinstance(err, VirtnetError):
+                err = VirtnetError("%s failed: %s: %s" % (action.summary, type(err).__name__, err))
+            err.details["rolled_back"] = undone
+            raise err
+
+    def roll_back(self) -> str | None:
+        """Undo this run's writes, newest first; what was undone, in words."""
+        journal, self._undo = list(getattr(self, "_undo", [])), []
+        if not journal:
+            return None
+        done = []
+        for what, undo in reversed(journal):
+            try:
+                done.append(undo())
+            except Exception as err:  # noqa: BLE001 - report, never mask the error being reported
+                done.append("undoing %s failed: %s" % (what, getattr(err, "msg", None) or err))
+        return "; ".join(done)
 
     # -- steps ---------------------------------------------------------------------
     def _apply_grubby(self, action: Any) -> None:
@@ -188,42 +214,67 @@ class SriovEngine(Engine):
         if a.live and dom.isActive():
             self.lv.call("detaching %s from the running VM %r" % (a.pci, a.vm), dom.detachDeviceFlags,
                          xml["live"], AFFECT_LIVE, xml=xml["live"])
+            self._journal("the detach of %s from the running VM %r" % (a.pci, a.vm),
+                          lambda: self._reattach(a, "live", AFFECT_LIVE))
         if a.config:
             self.lv.call("detaching %s from the definition of VM %r" % (a.pci, a.vm), dom.detachDeviceFlags,
                          xml["config"], AFFECT_CONFIG, xml=xml["config"])
+            self._journal("the detach of %s from the definition of VM %r" % (a.pci, a.vm),
+                          lambda: self._reattach(a, "config", AFFECT_CONFIG))
+
+    def _journal(self, what: str, undo: Any) -> None:
+        self._undo.append((what, undo))
+
+    def _reattach(self, a: sm.Assignment, view: str, flags: int) -> str:
+        self.lv.call("re-attaching %s to VM %r" % (a.pci, a.vm), self._domain(a.vm).attachDeviceFlags,
+                     a.xml[view], flags, xml=a.xml[view])
+        return "%s re-attached to %s VM %r" % (a.pci, "the definition of" if view == "config" else "the running", a.vm)
 
     def _apply_numvfs(self, action: Any) -> None:
         old, new = action.payload
         pf = self.params["pf"]
         timeout = self.params.get("wait_timeout") or 30
+        self._journal("the VF count of %s" % pf, lambda: self._restore_numvfs(pf, old, timeout))
         if old:
             self.sysfs.set_numvfs(pf, 0)
             self.sysfs.wait_vfs(pf, 0, timeout)
         if new:
-            try:
-                self.sysfs.set_numvfs(pf, new)
-            except VirtnetError as err:
-                err.details["rolled_back"] = self._restore(pf, old, timeout)
-                raise
+            self.sysfs.set_numvfs(pf, new)
             self.sysfs.wait_vfs(pf, new, timeout)
 
-    def _restore(self, pf: str, old: int, timeout: float) -> str:
-        if not old:
-            return "nothing to roll back (%s had no VFs)" % pf
-        try:
+    def _restore_numvfs(self, pf: str, old: int, timeout: float) -> str:
+        now = self.sysfs.pf(pf).numvfs
+        if now == old:
+            return "sriov_numvfs of %s was still %d" % (pf, old)
+        if now:
+            self.sysfs.set_numvfs(pf, 0)       # the kernel's rule: a non-zero count changes only through 0
+            self.sysfs.wait_vfs(pf, 0, timeout)
+        if old:
             self.sysfs.set_numvfs(pf, old)
             self.sysfs.wait_vfs(pf, old, timeout)
-        except VirtnetError as err:
-            return "restoring %d VFs failed too: %s" % (old, err.msg)
-        return "the previous %d VFs were restored (VMs detached by this run stay detached)" % old
+        return "sriov_numvfs of %s set back to %d (through 0)" % (pf, old) if now and old else \
+            "sriov_numvfs of %s set back to %d" % (pf, old)
 
     def _apply_udev(self, action: Any) -> None:
         path = sm.udev_rule_path(self.params["pf"])
+        before, mode = self.fs.read(path), self.fs.mode(path)
+        made_dir = not self.fs.exists(sm.UDEV_DIR)
+        self._journal(path, lambda: self._restore_file(path, before, mode, made_dir))
         if action.payload is None:
             self.fs.remove(path)
         else:
             os.makedirs(self.fs.path(sm.UDEV_DIR), exist_ok=True)
             self.fs.write_atomic(path, action.payload, mode=0o644)
+
+    def _restore_file(self, path: str, before: str | None, mode: int | None, made_dir: bool) -> str:
+        if before is None:
+            if self.fs.exists(path):
+                self.fs.remove(path)
+            if made_dir:
+                os.rmdir(self.fs.path(sm.UDEV_DIR))
+            return "%s removed again" % path
+        self.fs.write_atomic(path, before, mode=mode if mode is not None else 0o644)
+        return "%s restored" % path
 
     def _apply_attach(self, action: Any) -> None:
         att = action.payload
@@ -231,6 +282,11 @@ class SriovEngine(Engine):
         vf = next((x for x in pf.vfs if x.index == att["vf"]), None)
         if vf is None or vf.pci is None:
             raise VirtnetError("VF %d of %s does not exist" % (att["vf"], pf.name), pf=pf.name, vf=att["vf"])
+        if att["live"] and vf.iommu_group is None:
+            # A VF this run created: its group is known only now.
+            raise VirtnetError("attach.live=True: VF %d (%s) of %s is in no IOMMU group, so VFIO cannot pass it to "
+                               "the running VM %s; set attach.live=false to change only its persistent definition"
+                               % (att["vf"], vf.pci, pf.name, att["vm"]), pf=pf.name, vf=att["vf"])
         _vms, users = read_assignments(self.lv, {vf.pci})
         others = sorted({u.vm for u in users if u.vm != att["vm"]})
         if others:
@@ -238,9 +294,18 @@ class SriovEngine(Engine):
                                % (att["vf"], vf.pci, pf.name, ", ".join(others), att["vm"]), vms=others)
         xml = iface_xml.hostdev_interface_xml(vf.pci, att["mac"])
         flags = (AFFECT_CONFIG if att["config"] else 0) | (AFFECT_LIVE if att["live"] else 0)
-        self.lv.call("attaching VF %s to VM %r" % (vf.pci, att["vm"]), self._domain(att["vm"]).attachDeviceFlags,
-                     xml, flags, xml=xml)
+        dom = self._domain(att["vm"])
+        self.lv.call("attaching VF %s to VM %r" % (vf.pci, att["vm"]), dom.attachDeviceFlags, xml, flags, xml=xml)
+        self._journal("the attach of %s to VM %r" % (vf.pci, att["vm"]), lambda: self._undo_attach(dom, att, vf.pci,
+                                                                                                   xml, flags))
         self.report["attached"] = {"vm": att["vm"], "vf": att["vf"], "pci": vf.pci, "mac": att["mac"]}
+
+    def _undo_attach(self, dom: Any, att: dict, pci: str, xml: str, flags: int) -> str:
+        if flags & AFFECT_LIVE and not dom.isActive():
+            flags &= ~AFFECT_LIVE
+        self.lv.call("detaching %s from VM %r again" % (pci, att["vm"]), dom.detachDeviceFlags, xml, flags, xml=xml)
+        self.report.pop("attached", None)
+        return "%s detached from VM %r again" % (pci, att["vm"])
 
     def cleanup(self) -> None:
         self.lv.close()

@@ -108,6 +108,7 @@ class HostState:
     rule_mode: int | None = None
     assignments: list = field(default_factory=list)   # [Assignment] of this PF's VFs (by PCI)
     vms: dict = field(default_factory=dict)           # {name: active}
+    transient: set = field(default_factory=set)       # VMs without a persistent definition
     same_driver: list = field(default_factory=list)   # other PFs with the same driver
     vfio: bool = False                                # /dev/vfio/vfio: a VF can be given to a running VM
 

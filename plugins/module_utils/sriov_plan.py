@@ -229,10 +229,14 @@ def _plan_attach(want: sm.Desired, have: sm.HostState, p: Plan, after: dict, rem
     need_live = att.live and active and (existing is None or not existing.live)
     if not (need_config or need_live):
         return
-    if need_live and not have.vfio:
-        raise ValidationError("attach.live", True, "VM %s is running, but this host has no VFIO (/dev/vfio/vfio), so "
-                                                   "a VF cannot be hot-plugged; set attach.live=false to change only "
-                                                   "its persistent definition" % att.vm)
+    if need_config and att.vm in have.transient:
+        # libvirt: "cannot change persistent config of a transient domain".
+        raise ValidationError("attach.vm", att.vm, "is a transient VM (running, but not defined), so the VF cannot be "
+                                                   "added to its persistent definition; define the VM first "
+                                                   "(virsh dumpxml %s > %s.xml; virsh define %s.xml)"
+                              % (att.vm, att.vm, att.vm))
+    if need_live:
+        _check_passthrough(att, have, idx, None if change else pci)
     where = " and ".join(w for w, on in (("persistent config", need_config), ("running VM", need_live)) if on)
     p.add("attach", "attach VF %d of %s to VM %s as <interface type='hostdev'> with MAC %s (%s)"
           % (idx, pf.name, att.vm, mac, where), NONE if need_live else CONFIG,
@@ -241,6 +245,28 @@ def _plan_attach(want: sm.Desired, have: sm.HostState, p: Plan, after: dict, rem
              "live": need_live or bool(existing and existing.live)}
     after["assigned"] = sorted([x for x in after["assigned"] if (x["vf"], x["vm"]) != (idx, att.vm)] + [entry],
                                key=lambda x: (x["vf"], x["vm"]))
+
+
+def _check_passthrough(att: sm.AttachWant, have: sm.HostState, idx: int, pci: str | None) -> None:
+    """A hot plug into a running VM needs what libvirt's VFIO passthrough
+    needs: the VFIO container device, and the VF in an IOMMU group.  A VF
+    this run creates does not exist yet; the PF's group says whether the
+    IOMMU covers the device (the VFs sit behind the same IOMMU)."""
+    live_hint = "set attach.live=false to change only its persistent definition"
+    if not have.vfio:
+        raise ValidationError("attach.live", True, "VM %s is running, but this host has no VFIO (/dev/vfio/vfio), so "
+                                                   "a VF cannot be hot-plugged; %s" % (att.vm, live_hint))
+    pf = have.pf
+    if pf.iommu_group is None:
+        raise ValidationError("attach.live", True, "VM %s is running, but the PF %s (%s) is in no IOMMU group (no "
+                                                   "iommu_group link in sysfs): the IOMMU does not cover it, so VFIO "
+                                                   "cannot pass its VFs to a VM; %s"
+                              % (att.vm, pf.name, pf.pci, live_hint))
+    vf = next((x for x in pf.vfs if x.pci == pci), None) if pci else None
+    if vf is not None and vf.iommu_group is None:
+        raise ValidationError("attach.live", True, "VM %s is running, but VF %d (%s) of %s is in no IOMMU group, so "
+                                                   "VFIO cannot pass it to a VM; %s"
+                              % (att.vm, idx, pci, pf.name, live_hint))
 
 
 def _names(att: sm.AttachWant, have: sm.HostState, pci: str) -> bool:

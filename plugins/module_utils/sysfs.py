@@ -47,6 +47,7 @@ class VfInfo:
     netdev: str | None = None
     mac: str | None = None
     driver: str | None = None
+    iommu_group: str | None = None   # None: the IOMMU does not cover it, VFIO cannot pass it to a VM
 
 
 @dataclass
@@ -60,6 +61,7 @@ class PfInfo:
     totalvfs: int | None = None     # None: the device has no SR-IOV capability
     numvfs: int | None = None
     vfs: list = field(default_factory=list)   # [VfInfo] sorted by index
+    iommu_group: str | None = None
 
     @property
     def sriov(self) -> bool:
@@ -103,6 +105,7 @@ class Sysfs:
             return info   # virtual interface (bridge, veth...): no PCI device behind it
         info.pci = self._basename_of_link(dev)
         info.driver = self._basename_of_link(dev + "/driver")
+        info.iommu_group = self._basename_of_link(dev + "/iommu_group")
         info.totalvfs = _int(self.fs.read_value(dev + "/sriov_totalvfs"))
         if info.totalvfs is None:
             return info
@@ -118,7 +121,8 @@ class Sysfs:
                 continue
             vdev = "%s/%s" % (dev, entry)
             vf = VfInfo(index=int(entry[6:]), pci=self._basename_of_link(vdev),
-                        driver=self._basename_of_link(vdev + "/driver"))
+                        driver=self._basename_of_link(vdev + "/driver"),
+                        iommu_group=self._basename_of_link(vdev + "/iommu_group"))
             nets = self.fs.listdir(vdev + "/net")
             if nets:
                 vf.netdev = nets[0]

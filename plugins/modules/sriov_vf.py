@@ -101,9 +101,17 @@ options:
 notes:
   - The module runs on the hypervisor whose PF it manages; O(uri) must reach the libvirt daemon of that same host.
   - Live attach (hot plug) and starting a VM with a VF need the IOMMU and VFIO on real hardware. Without
-    C(/dev/vfio/vfio) the module refuses a hot plug into a running VM before changing anything (libvirt would refuse it
-    with "host doesn't support passthrough of host PCI devices"); O(attach.live=false) changes only the definition.
-    A VF can be attached to a shut-off VM's definition on any host; libvirt checks the device only when the VM starts.
+    C(/dev/vfio/vfio), or when the PF (or the named VF) is in no IOMMU group (no C(iommu_group) link in sysfs), the
+    module refuses a hot plug into a running VM before changing anything, in check mode too, also when the same task
+    changes O(num_vfs) (libvirt would refuse it with "host doesn't support passthrough of host PCI devices");
+    O(attach.live=false) changes only the definition. A transient VM (running, not defined) has no definition to
+    change, so it is refused too. A VF can be attached to a shut-off VM's definition on any host; libvirt checks the
+    device only when the VM starts.
+  - If a step fails after something was changed (libvirt refusing the attach for a reason that cannot be known in
+    advance, VFs that do not appear within O(wait_timeout), a failed verification), the module undoes this run's
+    changes, newest first (the attach, the udev rule, restored byte for byte with its mode, or removed when the run
+    created it, the VF count, set back through 0 as the kernel requires, and VFs it detached from VMs, attached
+    again). The failure says what was undone in C(rolled_back), as M(virtnet.networking.virt_network) does.
   - A change of the count removes and recreates all VFs, so their MAC settings on the host side are lost; VMs keep
     their MAC in the C(<interface type='hostdev'>) definition (which is why the seed prefers it to C(<hostdev>)).
 requirements:

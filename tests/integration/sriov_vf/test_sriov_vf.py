@@ -226,3 +226,75 @@ def test_enable_iommu_runs_the_grubby_on_path_and_asks_for_a_reboot(sb, tmp_path
     assert open(grubby["log"]).read().count("--update-kernel=ALL --args=intel_iommu=on iommu=pt") == 1
     assert open(grubby["state"]).read().split()[-2:] == ["intel_iommu=on", "iommu=pt"]
     assert k.listing() == before
+
+
+def _kernel(tmp_path, name, **kw):
+    iommu_group = kw.pop("iommu_group", True)
+    k = FakeKernel(tmp_path / name, **kw)
+    k.add_pf("eth1", driver="ixgbe", total=7, slot=3, iommu_group=iommu_group)
+    k.delay = 0.3
+    return k.watch()
+
+
+@pytest.mark.parametrize("host, reason", [
+    ({"vfio": False}, "this host has no VFIO (/dev/vfio/vfio)"),
+    ({"iommu_group": False}, "the PF eth1 (0000:00:03.0) is in no IOMMU group"),
+], ids=["no-vfio", "no-iommu-group"])
+def test_live_attach_that_cannot_work_is_refused_before_the_count_changes(sb, tmp_path, running, host, reason):
+    """Issue 12 item 5: the count, the udev rule and the attach in one task,
+    into a running guest, on a host where passthrough cannot work.  Check
+    mode and the real run refuse it, naming attach.live, and the sysfs tree,
+    the udev rules directory and every domain's XML are as before."""
+    k = _kernel(tmp_path, "root", **host)
+    try:
+        before = sb.snapshot(), k.listing()
+        task = args(sb, k, pf="eth1", num_vfs=2, attach={"vm": running})
+        for check in (True, False):
+            refused = run_module("sriov_vf", task, check=check)
+            assert refused.get("failed") and refused["msg"].startswith("attach.live=True: VM sriovrun is running, "), \
+                (check, refused)
+            assert reason in refused["msg"] and "set attach.live=false" in refused["msg"]
+            assert "rolled_back" not in refused          # nothing was written, so nothing to undo
+            time.sleep(0.2)                              # a write would have been seen by the watcher by now
+            assert (sb.snapshot(), k.listing()) == before
+        assert k.writes == []
+        # What the message suggests works: the definition only.
+        ok = run_module("sriov_vf", dict(task, attach={"vm": running, "live": False}))
+        assert not ok.get("failed"), ok
+        assert len(hostdev_ifaces(sb, running)) == 1
+    finally:
+        k.stop()
+
+
+def test_a_failure_after_the_count_write_is_undone(sb, tmp_path, running, guests):
+    """A failure nothing could predict (the fake tree says VFIO and IOMMU
+    groups are there, the real libvirtd of this host refuses the hot plug) after
+    the run detached a VM's VF, changed the count through 0 and rewrote the
+    udev rule: all of it is undone, the report says what, and the sysfs tree,
+    the rules directory and the domain XML are exactly as before."""
+    k = _kernel(tmp_path, "root")
+    try:
+        ok = run_module("sriov_vf", args(sb, k, pf="eth1", num_vfs=2, attach={"vm": VM, "vf": "1",
+                                                                             "mac": "52:54:00:00:06:01"}))
+        assert not ok.get("failed"), ok
+        rule = k.p("etc/udev/rules.d/eth1.rules")
+        with open(rule, "a") as f:
+            f.write("# the admin's note, kept\n")
+        os.chmod(rule, 0o640)
+        before = sb.snapshot(), k.listing()
+        task = args(sb, k, pf="eth1", num_vfs=3, detach_assigned=True, attach={"vm": running})
+        predicted = run_module("sriov_vf", task, check=True)
+        assert not predicted.get("failed"), predicted
+        assert [a["kind"] for a in predicted["actions"]] == ["detach", "numvfs", "udev", "attach"]
+        writes = len(k.writes)
+        failed = run_module("sriov_vf", task)
+        assert failed.get("failed") and "host doesn't support passthrough of host PCI devices" in failed["msg"], failed
+        assert failed["rolled_back"] == (
+            "/etc/udev/rules.d/eth1.rules restored; sriov_numvfs of eth1 set back to 2 (through 0); "
+            "0000:00:13.1 re-attached to the definition of VM %r" % VM)
+        time.sleep(0.5)
+        assert [v for _p, v in k.writes[writes:]] == ["0", "3", "0", "2"]   # the kernel saw the way there and back
+        assert (sb.snapshot(), k.listing()) == before
+        assert "attached" not in failed
+    finally:
+        k.stop()

@@ -105,6 +105,27 @@ def test_not_converging_fails_and_says_what_remains():
     assert out.result["remaining"][0]["summary"] == "set n from 6 to 5"
 
 
+def test_not_converging_rolls_back_what_the_engine_journaled():
+    class Undoing(Counter):
+        def apply(self, plan):
+            self.old = self.host["n"]
+            super().apply(plan)
+
+        def roll_back(self):
+            self.host["n"] = self.old
+            return "n set back to %d" % self.old
+
+    module = FakeModule({"value": 5})
+    host = {"n": 1}
+    with pytest.raises(Exit) as exc:
+        eng.run(module, Undoing(module, host, broken=True))
+    assert exc.value.failed and "did not converge" in exc.value.result["msg"]
+    assert exc.value.result["rolled_back"] == "n set back to 1" and host == {"n": 1}
+    # An engine without a journal reports no rolled_back at all.
+    out, _engine = drive({"value": 5}, {"n": 1}, broken=True)
+    assert "rolled_back" not in out.result
+
+
 def test_validation_error_names_option_and_value():
     host = {"n": 1}
     out, engine = drive({"value": -3}, host)

@@ -40,6 +40,9 @@ class FakeDom:
     def isActive(self):  # noqa: N802 - libvirt's name
         return self.active
 
+    def isPersistent(self):  # noqa: N802
+        return not getattr(self, "transient", False)
+
     def XMLDesc(self, flags):  # noqa: N802
         tree = self.config if (flags & 2 or not self.active) else self.live
         return etree.tostring(tree, encoding="unicode")
@@ -56,6 +59,9 @@ class FakeDom:
 
     def attachDeviceFlags(self, xml, flags):  # noqa: N802
         self.calls.append(("attach", xml, flags))
+        if getattr(self, "refuse_mac", None) and self.refuse_mac in xml:
+            # libvirt refuses atomically: neither view changes.
+            raise VirtnetError("libvirt: internal error: refused for the test")
         for tree in self._trees(flags):
             tree.find("devices").append(etree.fromstring(xml))
 
@@ -250,7 +256,7 @@ def test_driver_refusing_the_new_count_restores_the_old_one(host):
     result = host.run(pf="eth1", num_vfs=5)
     assert result["failed"] and "writing 5 to /sys/class/net/eth1/device/sriov_numvfs failed: Cannot allocate memory" \
         in result["msg"]
-    assert result["rolled_back"] == "the previous 2 VFs were restored (VMs detached by this run stay detached)"
+    assert result["rolled_back"] == "sriov_numvfs of eth1 set back to 2"
     assert host.numvfs_writes() == ["2", "0", "5", "2"]
     assert host.rule() == (RULE2, 0o644)   # the rule is written after the count, so it was not touched
 
@@ -473,3 +479,73 @@ def test_info_refuses_a_pf_that_is_no_interface_name_naming_pf_and_value(host, p
     with pytest.raises(VirtnetError) as exc:
         se.info(FsRoot(host.kernel.root), host.lv, pf)
     assert exc.value.msg == "pf=%r: not a valid interface name (1-15 characters from letters, digits and _.:@+-)" % pf
+
+
+def _host_state(host):
+    return host.kernel.listing(), host.lv.snapshot()
+
+
+def _changed(before, after):
+    """The paths / domains that differ (a readable assertion)."""
+    return sorted(k for i in (0, 1) for k in set(before[i]) | set(after[i]) if before[i].get(k) != after[i].get(k))
+
+
+def test_a_refused_attach_after_the_count_and_rule_undoes_both_and_the_detach(host):
+    """Issue 12 item 5: everything this run wrote is undone when libvirt
+    refuses the attach at the end; the user's own rule comes back byte for byte."""
+    host.converge(pf="eth1", num_vfs=2, attach={"vm": "vm1", "vf": "1", "mac": "52:54:00:00:01:01"})
+    rule = host.kernel.p("etc/udev/rules.d/eth1.rules")
+    with open(rule, "a") as f:
+        f.write("# kept\n")
+    os.chmod(rule, 0o600)
+    before = _host_state(host)
+    host.lv.doms["vm2"].refuse_mac = "52:54:00:00:02:02"
+    result = host.run(pf="eth1", num_vfs=3, detach_assigned=True, attach={"vm": "vm2", "mac": "52:54:00:00:02:02"})
+    assert result["failed"] and result["msg"] == "libvirt: internal error: refused for the test"
+    assert result["rolled_back"] == ("/etc/udev/rules.d/eth1.rules restored; sriov_numvfs of eth1 set back to 2 "
+                                     "(through 0); 0000:00:13.1 re-attached to the definition of VM 'vm1'")
+    assert host.numvfs_writes()[-4:] == ["0", "3", "0", "2"]
+    assert _changed(before, _host_state(host)) == [] and "attached" not in result
+
+
+def test_a_failed_replace_puts_the_old_interface_back_and_a_new_rules_dir_goes(host):
+    os.rmdir(host.kernel.p("etc/udev/rules.d"))
+    before = _host_state(host)
+    host.lv.doms["vm2"].refuse_mac = "52:54:00:00:02:02"
+    result = host.run(pf="eth1", num_vfs=1, attach={"vm": "vm2", "mac": "52:54:00:00:02:02"})
+    assert result["rolled_back"] == "/etc/udev/rules.d/eth1.rules removed again; sriov_numvfs of eth1 set back to 0"
+    assert _changed(before, _host_state(host)) == []
+
+    host.converge(pf="eth1", num_vfs=1, attach={"vm": "vm3", "vf": "0", "mac": "52:54:00:00:03:01"})
+    before = _host_state(host)
+    host.lv.doms["vm3"].refuse_mac = "52:54:00:00:03:09"
+    result = host.run(pf="eth1", attach={"vm": "vm3", "vf": "0", "mac": "52:54:00:00:03:09"})
+    assert result["failed"] and result["rolled_back"] == (
+        "0000:00:13.0 re-attached to the definition of VM 'vm3'; 0000:00:13.0 re-attached to the running VM 'vm3'")
+    assert _changed(before, _host_state(host)) == []
+
+
+def test_a_transient_vm_is_refused_before_anything_is_written(host):
+    host.lv.doms["vm3"].transient = True
+    before = _host_state(host)
+    for check in (True, False):
+        result = host.run(check=check, pf="eth1", num_vfs=1, attach={"vm": "vm3"})
+        assert result["failed"] and result["msg"].startswith(
+            "attach.vm='vm3': is a transient VM (running, but not defined), so the VF cannot be added to its "
+            "persistent definition")
+    assert _changed(before, _host_state(host)) == [] and host.kernel.writes == []
+
+
+def test_a_vf_outside_any_iommu_group_is_not_hot_plugged(host):
+    host.converge(pf="eth1", num_vfs=1)
+    link = host.kernel.p("sys/devices/pci0000:00/0000:00:13.0/iommu_group")
+    os.unlink(link)
+    before = _host_state(host)
+    for check in (True, False):
+        result = host.run(check=check, pf="eth1", attach={"vm": "vm3"})
+        assert result["failed"] and result["msg"] == (
+            "attach.live=True: VM vm3 is running, but VF 0 (0000:00:13.0) of eth1 is in no IOMMU group, so VFIO cannot "
+            "pass it to a VM; set attach.live=false to change only its persistent definition")
+    assert _changed(before, _host_state(host)) == []
+    _c, applied, _a = host.converge(pf="eth1", attach={"vm": "vm3", "live": False})
+    assert [a["kind"] for a in applied["actions"]] == ["attach"]

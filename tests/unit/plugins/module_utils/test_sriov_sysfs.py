@@ -39,7 +39,7 @@ def test_reads_a_pf_like_the_seed_shows_it(kernel):
     bridge = s.pf("br0")
     assert bridge.exists and bridge.pci is None
     assert not s.pf("eth9").exists
-    assert s.iommu_groups() == 4 and s.cpu_vendor() == "GenuineIntel" and "ro" in s.cmdline()
+    assert s.iommu_groups() == 6 and s.cpu_vendor() == "GenuineIntel" and "ro" in s.cmdline()
 
 
 def test_vfs_appear_with_pci_address_netdev_and_mac(kernel):
