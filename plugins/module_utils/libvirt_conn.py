@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import traceback
 from typing import Any, Callable
+from urllib.parse import urlparse
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -51,6 +52,12 @@ class Libvirt:
     def __init__(self, uri: str = DEFAULT_URI) -> None:
         self.uri = uri
         self._conn = None
+
+    @property
+    def is_local(self) -> bool:
+        """True when libvirt runs on the machine this code runs on (its
+        host links can be read under /sys)."""
+        return not urlparse(self.uri).hostname
 
     @property
     def conn(self) -> Any:

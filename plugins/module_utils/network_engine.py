@@ -7,6 +7,7 @@ applies with the smallest libvirt call, and the read side of
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlparse
 
@@ -21,9 +22,11 @@ from ansible_collections.virtnet.networking.plugins.module_utils.errors import V
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils import libvirt_conn
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag, libvirt_error
+from ansible_collections.virtnet.networking.plugins.module_utils import network_host as nh
 from ansible_collections.virtnet.networking.plugins.module_utils.network_restart import (
-    attached_interfaces, restart_network,
+    attached_interfaces, restart_network, start as start_network,
 )
+from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
 
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 
@@ -111,14 +114,55 @@ class NetworkEngine(Engine):
             self._before = state
         for other in self.lv.networks():
             if other.name() != name:
-                state.others.append((other.name(), nx.parse(other.XMLDesc(0))))
+                current = nx.parse(other.XMLDesc(0))
+                state.others.append((other.name(), current))
+                if other.isActive() and other.isPersistent():
+                    # the definition it starts with next time claims its
+                    # bridge name (and subnets) too
+                    config = nx.parse(other.XMLDesc(flag("VIR_NETWORK_XML_INACTIVE", 1)))
+                    if nm.export(config) != nm.export(current):
+                        state.others.append((other.name(), config))
         if is_local(self.params["uri"]):
             state.routes = read_routes(self.fs)
             state.links = read_links(self.fs)
+            addresses = self._addresses()
+            state.link_info = {n: nh.read_link(self.fs, n, addresses) for n in state.links or ()}
         return state
+
+    def _addresses(self) -> dict | None:
+        """{ifname: [addr/prefix]} of the host, None when ``ip`` cannot tell."""
+        ip = CommandRunner(self.module, "ip", required=False)
+        if not ip.available:
+            return None
+        res = ip.run(["-j", "addr", "show"], check=False)
+        if not res.ok:
+            return None
+        try:
+            return nh.parse_ip_addr_json(json.loads(res.out or "[]"))
+        except ValueError:
+            return None
+
+    def _remove_stale_bridge(self, bridge: str) -> None:
+        """Delete the leftover bridge of our own network, after checking again
+        (right now) that nothing joined it and nobody gave it an address."""
+        link = nh.read_link(self.fs, bridge, self._addresses())
+        if link is None:
+            return
+        config = self._before.config if self._before.exists else None
+        if link.kind != "bridge" or link.ports or link.addresses is None or nh.foreign_addresses(link, config):
+            raise ValidationError("bridge.name", bridge, "the leftover bridge changed meanwhile (%s); "
+                                  "not removing it" % link.describe())
+        res = CommandRunner(self.module, "ip").run(["link", "delete", "dev", bridge, "type", "bridge"], check=False)
+        if not res.ok:
+            raise VirtnetError("removing stale bridge %r failed: %s" % (bridge, res.err.strip()), bridge=bridge)
 
     def plan(self, want: nm.Desired, have: npl.HostState) -> Any:
         plan, self._predicted = npl.plan(want, have)
+        if is_local(self.params["uri"]):
+            # What libvirt's own VIR_NETWORK_DEFINE_VALIDATE would check, but
+            # without defining anything: so check mode refuses it too.
+            for action in plan.of_kind("define"):
+                nx.check_schema(action.payload, name=self.params["name"], fs=self.fs)
         return plan
 
     def predict(self, want: Any, have: Any, plan: Any) -> npl.HostState:
@@ -146,7 +190,7 @@ class NetworkEngine(Engine):
             xml = action.payload
             for attempt in range(5):
                 try:
-                    self.lv.call("defining network %r" % name, conn.networkDefineXML, xml, xml=xml)
+                    self._define(xml)
                     break
                 except VirtnetError as err:
                     if attempt == 4 or not self._lost_bridge_race(err):
@@ -166,14 +210,27 @@ class NetworkEngine(Engine):
             self._undo.append((upd, flags))
         elif action.kind == "restart":
             self.report["reconnected"] = restart_network(self.lv, name)
+        elif action.kind == "remove_bridge":
+            self._remove_stale_bridge(action.payload)
         elif action.kind == "start":
-            self.lv.call("starting network %r" % name, net.create)
+            start_network(self.lv, net)
         elif action.kind == "stop":
             self.lv.call("stopping network %r" % name, net.destroy)
         elif action.kind == "undefine":
             self.lv.call("undefining network %r" % name, net.undefine)
         elif action.kind == "autostart":
             self.lv.call("setting autostart of network %r" % name, net.setAutostart, 1 if action.payload else 0)
+
+    def _define(self, xml: str) -> None:
+        """Define with libvirt's own schema validation where it has one (it
+        defines too, so check mode uses :func:`network_xml.check_schema`)."""
+        name = self.params["name"]
+        validate = flag("VIR_NETWORK_DEFINE_VALIDATE", 0)
+        conn = self.lv.conn
+        if validate and hasattr(conn, "networkDefineXMLFlags"):
+            self.lv.call("defining network %r" % name, conn.networkDefineXMLFlags, xml, validate, xml=xml)
+        else:
+            self.lv.call("defining network %r" % name, conn.networkDefineXML, xml, xml=xml)
 
     def _lost_bridge_race(self, err: VirtnetError) -> bool:
         """The define failed only because the bridge name we picked (the task

@@ -23,6 +23,7 @@ from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
+from ansible_collections.virtnet.networking.plugins.module_utils import network_host as nh
 from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
 from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
@@ -53,6 +54,7 @@ class HostState:
     others: list = field(default_factory=list)   # [(name, Network)] other networks
     routes: list = field(default_factory=list)   # [(IPNetwork, dev)] host routes
     links: dict | None = None                    # {ifname: is_bridge}; None: host not visible
+    link_info: dict | None = None                # {ifname: network_host.Link}; None: host not visible
     guests: list = field(default_factory=list)   # running guests plugged into it
 
 
@@ -189,7 +191,15 @@ def plan(desired: nm.Desired, have: HostState) -> tuple:
         return p, HostState(name=name)
 
     want = target(desired, have)
-    nv.check_against_host(want, others=have.others, routes=have.routes, links=have.links)
+    # the routes of the running network's own bridge are its own, whatever
+    # bridge name the task gives it now
+    own = have.live.bridge if have.exists and have.active and have.live is not None else None
+    routes = [(route, dev) for route, dev in have.routes if not (own and dev == own)]
+    nv.check_against_host(want, others=have.others, routes=routes, links=have.links)
+    # Before any define: a bridge name taken by a host link is refused (libvirt
+    # would delete that link when its start fails); only a leftover bridge of
+    # this very network may be removed, right before the start.
+    stale = nh.check_bridge(want, have=have, links=have.link_info)
     start = desired.state == "running" and not (have.exists and have.active)
     stop = desired.state == "stopped" and have.exists and have.active
     active_after = (have.exists and have.active and not stop) or start
@@ -225,6 +235,9 @@ def plan(desired: nm.Desired, have: HostState) -> tuple:
                     p.pending.extend(pending)
     if stop:
         p.add("stop", "stop network %s" % name, RESTART)
+    if start and stale:
+        p.add("remove_bridge", "remove stale bridge %s (a leftover of network %s: no ports, no other addresses)"
+              % (stale, name), NONE, payload=stale)
     if start:
         p.add("start", "start network %s" % name, NONE)
     if autostart != (have.autostart if have.exists else False):

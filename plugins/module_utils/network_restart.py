@@ -20,6 +20,7 @@ the guests it reconnected.
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
@@ -36,6 +37,40 @@ def _has_bridge(net_xml: str) -> bool:
     root = etree.fromstring(net_xml.encode())
     br = root.find("bridge")
     return br is not None and bool(br.get("name"))
+
+
+# forward modes whose bridge libvirt creates (and deletes) itself; no
+# <forward> at all is an isolated network.
+_OWN_BRIDGE_MODES = (None, "nat", "route", "open", "isolated")
+
+
+def own_bridge(net_xml: str) -> str | None:
+    """The bridge libvirt creates for this network definition, or None."""
+    root = etree.fromstring(net_xml.encode())
+    fwd = root.find("forward")
+    br = root.find("bridge")
+    if (fwd.get("mode", "nat") if fwd is not None else None) not in _OWN_BRIDGE_MODES:
+        return None
+    return br.get("name") if br is not None else None
+
+
+def start(lv: Libvirt, net: Any, *, xml: str | None = None) -> Any:
+    """Start ``net`` (or, with ``xml``, create that transient network), never
+    over an existing host link: libvirt would fail to create the bridge and
+    then delete the link of that name (a NIC, a bond, another bridge).  The
+    modules refuse such names up front; this is the last guard on every path
+    that starts a network (first start, restart, roll back)."""
+    name = net.name()
+    definition = xml or net.XMLDesc(flag("VIR_NETWORK_XML_INACTIVE", 1))
+    bridge = own_bridge(definition)
+    if bridge and lv.is_local and os.path.exists("/sys/class/net/%s" % bridge):
+        raise VirtnetError("not starting network %r: its bridge %r already exists on the host, and libvirt would "
+                           "delete that interface when its start fails" % (name, bridge), network=name,
+                           bridge=bridge)
+    if xml is not None:
+        return lv.call("starting network %r" % name, lv.conn.networkCreateXML, xml, xml=xml)
+    lv.call("starting network %r" % name, net.create)
+    return net
 
 
 def attached_interfaces(lv: Libvirt, name: str) -> list:
@@ -117,12 +152,12 @@ def restart_network(lv: Libvirt, name: str) -> list:
         xml = net.XMLDesc(0)
         attached = attached_interfaces(lv, name)
         lv.call("stopping network %r" % name, net.destroy)
-        net = lv.call("starting network %r" % name, lv.conn.networkCreateXML, xml, xml=xml)
+        net = start(lv, net, xml=xml)
     else:
         if net.isActive():
             attached = attached_interfaces(lv, name)
             lv.call("stopping network %r" % name, net.destroy)
-        lv.call("starting network %r" % name, net.create)
+        start(lv, net)
     if not _has_bridge(net.XMLDesc(0)):
         return []
     return reconnect(lv, name, attached=attached)

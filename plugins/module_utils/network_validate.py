@@ -56,6 +56,13 @@ def _ips(params: list, mode: str | None) -> tuple:
         ranges: list = []
         hosts: list = []
         if dhcp is not None:
+            if net.version == 6 and (dhcp.get("ranges") or dhcp.get("hosts")) and net.prefixlen < 64:
+                # libvirt hands the subnet to dnsmasq, which refuses DHCPv6 on
+                # a prefix shorter than 64 ("prefix length must be at least 64");
+                # libvirt defines such a network and only fails at start.
+                raise ValidationError(opt + ".address", ip["address"],
+                                      "DHCPv6 (ips[%d].dhcp) needs a prefix of 64 or longer: libvirt's dnsmasq "
+                                      "refuses to serve DHCPv6 on a /%d" % (i, net.prefixlen))
             if mode == "bridge":
                 raise ValidationError(opt + ".dhcp", "set", "DHCP needs a network libvirt runs dnsmasq on; "
                                       "forward.mode=bridge uses an existing host bridge")

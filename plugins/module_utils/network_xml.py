@@ -11,8 +11,10 @@ or by hand) survives a redefine byte for byte.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree, netaddr
 
 from ansible_collections.virtnet.networking.plugins.module_utils.network_model import (
@@ -318,3 +320,30 @@ def _with_dnsmasq_ns(root: Any) -> Any:
     new = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=dict(root.nsmap, dnsmasq=DNSMASQ_NS))
     new.extend(list(root))
     return new
+
+
+SCHEMA = "/usr/share/libvirt/schemas/network.rng"
+_schemas: dict = {}
+
+
+def check_schema(xml: str, *, name: str, fs: Any = None) -> None:
+    """Validate a generated definition against libvirt's RelaxNG schema when
+    the host has it (what ``VIR_NETWORK_DEFINE_VALIDATE`` checks at define
+    time); raises ValidationError naming the network and the first error."""
+    path = fs.path(SCHEMA) if fs is not None else SCHEMA
+    if not os.path.exists(path):
+        return
+    if path not in _schemas:
+        try:
+            _schemas[path] = etree.RelaxNG(etree.parse(path))
+        except (etree.LxmlError, OSError):
+            _schemas[path] = None   # a schema lxml cannot load: libvirt still validates at define
+    schema = _schemas[path]
+    if schema is None:
+        return
+    doc = etree.fromstring(xml.encode())
+    if not schema.validate(doc):
+        err = schema.error_log.last_error
+        raise ValidationError("name", name, "the definition built from the task does not pass libvirt's schema "
+                              "%s (%s, line %s of the XML); libvirt would refuse it"
+                              % (SCHEMA, err.message if err is not None else "invalid", err.line if err else "?"))

@@ -11,7 +11,9 @@ import stat
 
 from virtnet_testlib import run_module
 
-SANDBOX = "evidnm"
+# VIRTNET_EVIDENCE_SANDBOX: another instance name, so runs in parallel (other
+# worktrees) never restart each other's sandbox
+SANDBOX = os.environ.get("VIRTNET_EVIDENCE_SANDBOX", "evidnm")
 LIBVIRT_MODULES = ("virt_network", "virt_network_info", "virt_iface", "virt_iface_info", "pxe_network",
                    "pxe_network_info", "sriov_vf", "sriov_vf_info")
 # The state every evidence test starts from (converged by conftest.base).
