@@ -314,6 +314,19 @@ class PxeEngine(Engine):
 # pxe_network_info
 # --------------------------------------------------------------------------
 
+def _boot_file_on_disk(fs: FsRoot, root: str, name: str) -> dict:
+    """The boot file as pxe_network would accept it: a symlink anywhere below
+    the TFTP root (the file itself or a directory on the way) is reported, not
+    read through, since it may point anywhere on the hypervisor."""
+    path = root.rstrip("/") + "/" + name
+    link = pf.symlink_below(fs, root, name)
+    if link:
+        return {"path": path, "exists": False, "size": None, "sha256": None,
+                "symlink": "%s -> %s (not read: pxe_network refuses symlinks in the TFTP root)" % link}
+    e = pf.stat_entry(fs, path, digest=True)
+    return {"path": e.path, "exists": e.exists and e.kind == "file", "size": e.size, "sha256": e.sha256}
+
+
 def info(lv: Libvirt, fs: FsRoot, *, name: str | None = None, fetch: bool = False) -> dict:
     """Every IPv4 address of the networks that offers PXE (a ``<tftp>`` or a
     ``<bootp>``): what the definition and the running dnsmasq have, the boot
@@ -334,8 +347,7 @@ def info(lv: Libvirt, fs: FsRoot, *, name: str | None = None, fetch: bool = Fals
             del entry["dhcp_ranges"]
             disk = None
             if pxe.tftp_root and pxe.bootp_file:
-                e = pf.stat_entry(fs, pxe.tftp_root.rstrip("/") + "/" + pxe.bootp_file, digest=True)
-                disk = {"path": e.path, "exists": e.exists and e.kind == "file", "size": e.size, "sha256": e.sha256}
+                disk = _boot_file_on_disk(fs, pxe.tftp_root, pxe.bootp_file)
             entry["file"] = disk
             if fetch and active and pxe.bootp_file:
                 server = pxe.bootp_server or pxe.address.split("/")[0]
