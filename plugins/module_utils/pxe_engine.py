@@ -78,6 +78,7 @@ class PxeEngine(Engine):
                           config_xml=config_xml, config=pm.read(config_xml, w.address, w.network))
         if w.dhcp_range:
             pm.check_range(w.dhcp_range, state.config.address)
+        pm.check_bootp_served(w, pm.target(w, state.config), pm.dhcp_hosts(config_xml, w.address, w.network))
         if state.active:
             state.live = pm.read(net.XMLDesc(0), state.config.address, w.network)
             state.guests = sorted({dom.name() for dom, _i in attached_interfaces(self.lv, w.network)})
@@ -137,9 +138,11 @@ class PxeEngine(Engine):
             self._plan_files(p, want, have)
         target = pm.target(want, have.config)
         changed = pm.differences(target, have.config)
-        if changed or not have.persistent:
+        claim = pm.claim_change(target, have.config)
+        if changed or claim or not have.persistent:
             xml = pm.build(have.config_xml, target, want.network)
-            p.add("define", "redefine network %s (%s)" % (want.network, ", ".join(changed) or "make it persistent"),
+            what = changed + ([claim] if claim else [])
+            p.add("define", "redefine network %s (%s)" % (want.network, ", ".join(what) or "make it persistent"),
                   CONFIG, payload=xml)
         if have.active:
             pending = pm.differences(target, have.live)
