@@ -197,4 +197,7 @@ def run_info(module: Any, read: Any) -> None:
         result = read()
     except VirtnetError as err:
         _fail(module, err)
+    except Exception as err:  # noqa: BLE001 - last resort, as in run(): never a bare traceback
+        module.fail_json(msg="unexpected error: %s: %s" % (type(err).__name__, err),
+                         exception=traceback.format_exc())
     module.exit_json(changed=False, **result)

@@ -27,13 +27,14 @@ from ansible_collections.virtnet.networking.plugins.module_utils import network_
 from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
 from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
+from ansible_collections.virtnet.networking.plugins.module_utils import pxe_claim
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, NONE, RESTART, Plan
 
 # virNetworkUpdate commands and sections (libvirt's enum values).
 CMD_DELETE = 2
 CMD_ADD_LAST = 3
 SECTION_IP_DHCP_HOST = 4
-SECTION_IP_DHCP_RANGE = 9
+SECTION_IP_DHCP_RANGE = 5
 SECTION_DNS_HOST = 10
 SECTION_DNS_TXT = 11
 SECTION_DNS_SRV = 12
@@ -122,7 +123,8 @@ def _with_sections_of(net: nm.Network, src: nm.Network) -> nm.Network:
 
 
 def _updates(want: nm.Network, have: nm.Network) -> list:
-    """(summary, Update) for every live-updatable difference; deletes first."""
+    """(summary, Update) for every live-updatable difference, in the order
+    libvirt accepts them."""
     index = {ip.address: i for i, ip in enumerate(have.ips or ())}
     old, new = _live_sections(have), _live_sections(want)
     deletes: list = []
@@ -139,7 +141,11 @@ def _updates(want: nm.Network, have: nm.Network) -> list:
                 section, el, label = _section(kind, key, item)
                 bucket.append(("%s %s" % (verb, label),
                                Update(cmd, section, parent, etree.tostring(el, encoding="unicode"))))
-    return deletes + adds
+    # Deletes first (a host keeps its MAC when its address changes), except
+    # the ranges: removed last, so <dhcp> never runs empty in between, as
+    # libvirt then drops what else it holds (pxe_network's <bootp>).
+    ranges_gone = [d for d in deletes if d[1].section == SECTION_IP_DHCP_RANGE]
+    return [d for d in deletes if d[1].section != SECTION_IP_DHCP_RANGE] + adds + ranges_gone
 
 
 def _section(kind: str, key: tuple, item: Any) -> tuple:
@@ -176,6 +182,9 @@ def target(desired: nm.Desired, have: HostState) -> nm.Network:
     merged = nm.merge(desired.network, have.config if have.exists else None)
     if merged.mode in nm.OWN_BRIDGE and not merged.bridge:
         merged = dataclasses.replace(merged, bridge=pick_bridge(have.others, have.links))
+    if have.exists:
+        # A DHCP range pxe_network claims is not this task's to remove (pxe_claim).
+        merged = pxe_claim.keep_claimed_ranges(desired.network.ips, merged, have.config, have.config_xml)
     return merged
 
 

@@ -78,6 +78,7 @@ class PxeEngine(Engine):
                           config_xml=config_xml, config=pm.read(config_xml, w.address, w.network))
         if w.dhcp_range:
             pm.check_range(w.dhcp_range, state.config.address)
+        pm.check_bootp_served(w, pm.target(w, state.config), pm.dhcp_hosts(config_xml, w.address, w.network))
         if state.active:
             state.live = pm.read(net.XMLDesc(0), state.config.address, w.network)
             state.guests = sorted({dom.name() for dom, _i in attached_interfaces(self.lv, w.network)})
@@ -137,9 +138,11 @@ class PxeEngine(Engine):
             self._plan_files(p, want, have)
         target = pm.target(want, have.config)
         changed = pm.differences(target, have.config)
-        if changed or not have.persistent:
+        claim = pm.claim_change(target, have.config)
+        if changed or claim or not have.persistent:
             xml = pm.build(have.config_xml, target, want.network)
-            p.add("define", "redefine network %s (%s)" % (want.network, ", ".join(changed) or "make it persistent"),
+            what = changed + ([claim] if claim else [])
+            p.add("define", "redefine network %s (%s)" % (want.network, ", ".join(what) or "make it persistent"),
                   CONFIG, payload=xml)
         if have.active:
             pending = pm.differences(target, have.live)
@@ -314,6 +317,19 @@ class PxeEngine(Engine):
 # pxe_network_info
 # --------------------------------------------------------------------------
 
+def _boot_file_on_disk(fs: FsRoot, root: str, name: str) -> dict:
+    """The boot file as pxe_network would accept it: a symlink anywhere below
+    the TFTP root (the file itself or a directory on the way) is reported, not
+    read through, since it may point anywhere on the hypervisor."""
+    path = root.rstrip("/") + "/" + name
+    link = pf.symlink_below(fs, root, name)
+    if link:
+        return {"path": path, "exists": False, "size": None, "sha256": None,
+                "symlink": "%s -> %s (not read: pxe_network refuses symlinks in the TFTP root)" % link}
+    e = pf.stat_entry(fs, path, digest=True)
+    return {"path": e.path, "exists": e.exists and e.kind == "file", "size": e.size, "sha256": e.sha256}
+
+
 def info(lv: Libvirt, fs: FsRoot, *, name: str | None = None, fetch: bool = False) -> dict:
     """Every IPv4 address of the networks that offers PXE (a ``<tftp>`` or a
     ``<bootp>``): what the definition and the running dnsmasq have, the boot
@@ -334,8 +350,7 @@ def info(lv: Libvirt, fs: FsRoot, *, name: str | None = None, fetch: bool = Fals
             del entry["dhcp_ranges"]
             disk = None
             if pxe.tftp_root and pxe.bootp_file:
-                e = pf.stat_entry(fs, pxe.tftp_root.rstrip("/") + "/" + pxe.bootp_file, digest=True)
-                disk = {"path": e.path, "exists": e.exists and e.kind == "file", "size": e.size, "sha256": e.sha256}
+                disk = _boot_file_on_disk(fs, pxe.tftp_root, pxe.bootp_file)
             entry["file"] = disk
             if fetch and active and pxe.bootp_file:
                 server = pxe.bootp_server or pxe.address.split("/")[0]

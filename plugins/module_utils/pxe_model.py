@@ -23,6 +23,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty impo
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 
 from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
+from ansible_collections.virtnet.networking.plugins.module_utils import pxe_claim
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 
@@ -48,6 +49,10 @@ class Pxe:
     bootp_file: str | None = None
     bootp_server: str | None = None
     ranges: tuple = ()
+    # The range this module claims in the network's <metadata> (see
+    # pxe_claim): config only, dnsmasq never sees it, so it is compared on
+    # its own and never makes a restart pending.
+    claimed: tuple | None = None
 
     def export(self) -> dict:
         return {
@@ -197,14 +202,34 @@ def read(xml: str, address: str | None, network: str) -> Pxe:
 def read_all(xml: str) -> list:
     """The PXE part of every IPv4 ``<ip>`` of a network, in order."""
     root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
+    claim = pxe_claim.read(root)
     out = []
     for el, ip in _ip_pairs(root, xml):
         tftp = el.find("tftp")
         bootp = el.find("dhcp/bootp")
         out.append(Pxe(address=ip.address, tftp_root=tftp.get("root") if tftp is not None else None,
                        bootp_file=bootp.get("file") if bootp is not None else None,
-                       bootp_server=bootp.get("server") if bootp is not None else None, ranges=ip.ranges))
+                       bootp_server=bootp.get("server") if bootp is not None else None, ranges=ip.ranges,
+                       claimed=claim[1] if claim and claim[0] == ip.address else None))
     return out
+
+
+def dhcp_hosts(xml: str, address: str | None, network: str) -> tuple:
+    """The static DHCP hosts (virt_network's) of the selected address."""
+    root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
+    return select_ip(root, xml, address, network)[1].hosts
+
+
+def check_bootp_served(want: Want, target: Pxe, hosts: tuple) -> None:
+    """libvirt keeps ``<bootp>`` only inside a ``<dhcp>`` that serves
+    something (a range or a host) and silently drops it otherwise: such a
+    task could never converge, and no guest would be told the boot file."""
+    if want.state == "absent" or want.bootp_file is None or target.ranges or hosts:
+        return
+    raise ValidationError("bootp_file", want.bootp_file,
+                          "the network's address %s serves no DHCP (no range, no static host), so no guest would "
+                          "be told the boot file and libvirt drops it: give dhcp_range here, or a range in "
+                          "virtnet.networking.virt_network's ips[].dhcp.ranges for that address" % target.address)
 
 
 def check_range(rng: tuple, address: str) -> None:
@@ -228,7 +253,8 @@ def target(want: Want, have: Pxe) -> Pxe:
                tftp_root=want.tftp_root if want.tftp_root is not None else have.tftp_root,
                bootp_file=want.bootp_file if want.bootp_file is not None else have.bootp_file,
                bootp_server=want.bootp_server if want.bootp_file is not None else have.bootp_server,
-               ranges=(want.dhcp_range,) if want.dhcp_range else have.ranges)
+               ranges=(want.dhcp_range,) if want.dhcp_range else have.ranges,
+               claimed=want.dhcp_range or None)
 
 
 def build(base: str, pxe: Pxe, network: str) -> str:
@@ -268,6 +294,11 @@ def build(base: str, pxe: Pxe, network: str) -> str:
                 bootp.set("server", pxe.bootp_server)
         if len(dhcp) == 0:
             el.remove(dhcp)
+    claim = pxe_claim.read(root)
+    if pxe.claimed:
+        pxe_claim.write(root, (pxe.address, pxe.claimed))
+    elif claim is not None and claim[0] == pxe.address:
+        pxe_claim.write(root, None)  # released; a claim on another address is that task's
     etree.indent(root, space="  ")
     return etree.tostring(root, encoding="unicode") + "\n"
 
@@ -286,3 +317,13 @@ def differences(want: Pxe, have: Pxe) -> list:
     if tuple(want.ranges) != tuple(have.ranges):
         out.append("dhcp range")
     return out
+
+
+def claim_change(want: Pxe, have: Pxe) -> str | None:
+    """How the recorded ownership of the DHCP range changes (None: it does
+    not).  Only the definition carries it; nothing to restart for."""
+    if want.claimed == have.claimed:
+        return None
+    if want.claimed:
+        return "dhcp range %s-%s owned by pxe_network" % want.claimed
+    return "dhcp range left to virt_network"

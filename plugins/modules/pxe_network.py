@@ -92,8 +92,11 @@ options:
     type: str
   dhcp_range:
     description:
-      - Set the DHCP range of the address to exactly this one. Leave it unset when
-        M(virtnet.networking.virt_network) manages the ranges.
+      - "Set the DHCP range of the address to exactly this one, and own it (see the notes): a
+        M(virtnet.networking.virt_network) task whose O(virtnet.networking.virt_network#module:ips) entry gives no
+        range leaves it alone, one that gives another range is refused."
+      - Leave it unset when M(virtnet.networking.virt_network) manages the ranges; a task without it gives a range it
+        owned back to M(virtnet.networking.virt_network) (the range stays until that module changes it).
     type: dict
     suboptions:
       start: {description: First address., type: str, required: true}
@@ -115,6 +118,14 @@ options:
         (in C(/usr/libexec) or C(/usr/lib/libvirt)), else C(/usr/sbin/dnsmasq). Only used when SELinux is enabled.
     type: path
 notes:
+  - "Sharing a network with M(virtnet.networking.virt_network): that module owns each C(<ip>) (address, prefix), its
+    C(<dhcp><host>) entries and its C(<dhcp><range>) entries; this module owns C(<tftp>), C(<dhcp><bootp>) and, while
+    its task gives O(dhcp_range), the DHCP range of that address, which it records in the network's C(<metadata>)
+    (an element in this collection's namespace; dnsmasq never sees it, so recording or dropping it needs no
+    restart). Every combination then settles: the second run of each task changes nothing and restarts nothing.
+    Refused before any change: the two tasks giving different ranges for the address
+    (M(virtnet.networking.virt_network) says so), and O(bootp_file) on an address that serves no DHCP at all (no
+    O(dhcp_range), no range or host from M(virtnet.networking.virt_network)): libvirt drops such a C(<bootp>)."
   - The module runs on the hypervisor (the files are written where it runs); O(uri) must reach the libvirt
     daemon of that same host.
   - A bridged network (O(name) with C(forward mode=bridge)) has no libvirt DHCP or TFTP server; its PXE server is

@@ -63,7 +63,11 @@ pxe_networks:
       type: bool
       returned: always
     file:
-      description: "The boot file in the TFTP root: C(path), C(exists), C(size), C(sha256) (null without both)."
+      description:
+        - "The boot file in the TFTP root: C(path), C(exists), C(size), C(sha256) (null without both)."
+        - "A symlink below the TFTP root (the file itself or a directory on its way) is not read through, as
+          M(virtnet.networking.pxe_network) refuses it: then C(exists=false) and C(symlink) says which link points
+          where."
       type: dict
       returned: always
     served:

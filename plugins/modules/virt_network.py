@@ -181,6 +181,13 @@ notes:
   - If a step fails after the network was defined or updated, the module rolls back (undefines a network it created,
     restores the previous definition, reverts live updates) and says so in C(rolled_back).
   - For O(forward.mode=bridge), and for O(forward.dev), the host's interfaces are only checked when O(uri) is local.
+  - "Sharing a network with M(virtnet.networking.pxe_network): this module owns each C(<ip>) (address, prefix), its
+    C(<dhcp><host>) entries and its C(<dhcp><range>) entries; M(virtnet.networking.pxe_network) owns C(<tftp>),
+    C(<dhcp><bootp>) and, while its task gives O(virtnet.networking.pxe_network#module:dhcp_range), the DHCP range of
+    that address (it records this in the network's C(<metadata>)). While it does, an O(ips) entry without
+    O(ips[].dhcp.ranges) leaves that range as it is instead of removing it, the same range in both tasks is fine, and
+    a different one is refused before any change (the two tasks would undo each other and restart the network on
+    every run). C(<tftp>) and C(<bootp>) survive every change this module makes."
 requirements:
   - netaddr
 extends_documentation_fragment:

@@ -246,6 +246,152 @@ def test_both_modules_share_a_network_without_flapping(hv, tftp_dir):
 
 
 # --------------------------------------------------------------------------
+# every combination of the two modules' DHCP settings, as a playbook runs
+# them: tasks in sequence, both orders, repeated; no restart once settled
+# --------------------------------------------------------------------------
+
+MIX = "vn5mix"
+MIX_ADDR = "203.0.113.193/27"
+MIX_VIRT_RANGE = {"start": "203.0.113.200", "end": "203.0.113.210"}
+MIX_PXE_RANGE = {"start": "203.0.113.215", "end": "203.0.113.220"}
+
+
+def mix_tasks(tftp_dir, virt_dhcp, pxe_range):
+    ip = {"address": MIX_ADDR}
+    if virt_dhcp == "ranges":
+        ip["dhcp"] = {"ranges": [MIX_VIRT_RANGE]}
+    elif virt_dhcp == "same":
+        ip["dhcp"] = {"ranges": [MIX_PXE_RANGE]}
+    elif virt_dhcp == "hosts":
+        ip["dhcp"] = {"hosts": [{"mac": "52:54:00:5e:00:01", "ip": "203.0.113.199"}]}
+    virt = dict(name=MIX, forward={"mode": "nat"}, bridge={"stp": False}, ips=[ip], dnsmasq_options=["no-ping"],
+                restart=True)
+    pxe = dict(name=MIX, tftp_root=str(tftp_dir / "mix"), boot_files=[{"name": "m.ipxe", "content": "#!ipxe\n"}],
+               bootp_file="m.ipxe", restart=True)
+    if pxe_range:
+        pxe["dhcp_range"] = MIX_PXE_RANGE
+    elif virt_dhcp == "none":
+        del pxe["bootp_file"]   # no DHCP at all: only the TFTP root (a boot file is refused, see below)
+    return virt, pxe
+
+
+def dnsmasq_and_bridge(hv):
+    """(dnsmasq PID, bridge ifindex): both change when the network restarts."""
+    pid = (hv.sb.state_dir / "run" / "libvirt" / "network" / (MIX + ".pid")).read_text().strip()
+    bridge = etree.fromstring(hv.virsh("net-dumpxml", MIX).encode()).find("bridge").get("name")
+    link = hv.sb.run_hv(["ip", "-o", "link", "show", bridge], check=True).stdout
+    return int(pid), int(link.split(":")[0])
+
+
+def served_ranges(hv):
+    live = etree.fromstring(hv.virsh("net-dumpxml", MIX).encode())
+    return [(r.get("start"), r.get("end")) for r in live.findall("ip/dhcp/range")]
+
+
+@pytest.fixture
+def mix_net(hv):
+    hv.virsh("net-destroy", MIX)
+    hv.virsh("net-undefine", MIX)
+    yield MIX
+    hv.virsh("net-destroy", MIX)
+    hv.virsh("net-undefine", MIX)
+
+
+@pytest.mark.parametrize("order", ["virt-first", "pxe-first"])
+@pytest.mark.parametrize("virt_dhcp,pxe_range", [("none", False), ("none", True), ("hosts", True),
+                                                 ("ranges", False), ("same", True)])
+def test_virt_network_and_pxe_network_settle_in_every_combination(hv, tftp_dir, mix_net, virt_dhcp, pxe_range,
+                                                                  order):
+    """virt_network's ips (without DHCP, with static hosts only, with a range)
+    and pxe_network (with and without dhcp_range) on one running network: the
+    first pass may change things, the next two change nothing and do not
+    restart the network (same dnsmasq, same bridge), and dnsmasq serves the
+    range of the module that owns it."""
+    virt, pxe = mix_tasks(tftp_dir, virt_dhcp, pxe_range)
+    r = hv.run("virt_network", **virt)   # the network, as the user's virt_network task made it
+    assert not r.get("failed") and r["network"]["active"], r
+    tasks = [("virt_network", virt), ("pxe_network", pxe)]
+    if order == "pxe-first":
+        tasks.reverse()
+    for module, args in tasks:
+        r = hv.run(module, **args)
+        assert not r.get("failed"), r
+    before = dnsmasq_and_bridge(hv)
+    for _pass in (2, 3):
+        for module, args in tasks:
+            r = hv.run(module, **args)
+            assert not r.get("failed"), r
+            assert (r["changed"], r["actions"], r["restart_required"]) == (False, [], False), (module, r)
+        assert dnsmasq_and_bridge(hv) == before
+    if pxe_range or virt_dhcp == "same":
+        expected = [(MIX_PXE_RANGE["start"], MIX_PXE_RANGE["end"])]
+    elif virt_dhcp == "ranges":
+        expected = [(MIX_VIRT_RANGE["start"], MIX_VIRT_RANGE["end"])]
+    else:
+        expected = []
+    assert served_ranges(hv) == expected
+    live = etree.fromstring(hv.virsh("net-dumpxml", MIX).encode())
+    assert live.find("ip/tftp").get("root") == pxe["tftp_root"]
+    if "bootp_file" in pxe:
+        assert live.find("ip/dhcp/bootp").get("file") == "m.ipxe"
+    if virt_dhcp == "hosts":
+        assert live.find("ip/dhcp/host").get("ip") == "203.0.113.199"
+
+
+def test_boot_file_on_an_address_without_dhcp_is_refused_before_any_change(hv, tftp_dir, mix_net):
+    """virt_network's ips without DHCP and pxe_network without dhcp_range:
+    nothing would hand out the boot file (libvirt silently drops a <bootp>
+    outside a serving <dhcp>, so the task could never converge).  Refused in
+    check mode and for real, naming both modules' options; nothing written."""
+    virt, pxe = mix_tasks(tftp_dir, "none", False)
+    pxe["bootp_file"] = "m.ipxe"
+    assert not hv.run("virt_network", **virt).get("failed")
+    pxe["tftp_root"] = str(tftp_dir / "mix-refused")
+    before, files_before = hv.sb.snapshot(), listing(tftp_dir)
+    for check in (True, False):
+        bad = hv.run("pxe_network", check=check, **pxe)
+        assert bad.get("failed"), bad
+        assert bad["msg"] == ("bootp_file='m.ipxe': the network's address 203.0.113.193/27 serves no DHCP (no range, "
+                              "no static host), so no guest would be told the boot file and libvirt drops it: give "
+                              "dhcp_range here, or a range in virtnet.networking.virt_network's ips[].dhcp.ranges "
+                              "for that address"), bad["msg"]
+    assert hv.sb.snapshot() == before
+    assert listing(tftp_dir) == files_before and not (tftp_dir / "mix-refused").exists()
+
+
+def test_conflicting_dhcp_ranges_are_refused_naming_both_modules_options(hv, tftp_dir, mix_net):
+    """virt_network with one range and pxe_network with another on the same
+    address would undo each other on every run: once pxe_network owns the
+    range, virt_network refuses (check mode too) and changes nothing; without
+    dhcp_range in the pxe_network task, the range is virt_network's again."""
+    virt, pxe = mix_tasks(tftp_dir, "ranges", True)
+    assert not hv.run("virt_network", **virt).get("failed")
+    r = hv.run("pxe_network", **pxe)
+    assert not r.get("failed") and r["changed"], r
+    before, pids = hv.sb.snapshot(), dnsmasq_and_bridge(hv)
+    xml = hv.virsh("net-dumpxml", "--inactive", MIX)
+    for check in (True, False):
+        bad = hv.run("virt_network", check=check, **virt)
+        assert bad.get("failed"), bad
+        assert bad["msg"].startswith("ips[0].dhcp.ranges=['203.0.113.200-203.0.113.210']: the DHCP range of "
+                                     "203.0.113.193/27 is pxe_network's (its dhcp_range=203.0.113.215-"
+                                     "203.0.113.220)"), bad["msg"]
+        assert "drop ips[0].dhcp.ranges here, or dhcp_range from the pxe_network task" in bad["msg"]
+    assert hv.sb.snapshot() == before and dnsmasq_and_bridge(hv) == pids
+    assert hv.virsh("net-dumpxml", "--inactive", MIX) == xml
+    # The user resolves it by leaving the range to virt_network.
+    del pxe["dhcp_range"]
+    r = hv.run("pxe_network", **pxe)
+    assert r["changed"] and [a["kind"] for a in r["actions"]] == ["define"] and not r["restart_required"], r
+    r = hv.run("virt_network", **virt)
+    assert not r.get("failed") and r["changed"], r
+    for module, args in (("pxe_network", pxe), ("virt_network", virt)):
+        r = hv.run(module, **args)
+        assert r["changed"] is False, (module, r)
+    assert served_ranges(hv) == [(MIX_VIRT_RANGE["start"], MIX_VIRT_RANGE["end"])]
+
+
+# --------------------------------------------------------------------------
 # bad input: named, and nothing changed on the host
 # --------------------------------------------------------------------------
 

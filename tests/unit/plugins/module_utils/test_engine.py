@@ -156,3 +156,42 @@ def test_virtnet_error_details_are_returned():
         eng.run(module, Refuses(module, {"n": 0}))
     assert exc.value.failed
     assert exc.value.result["libvirt_code"] == 9 and exc.value.result["xml"] == "<network/>"
+
+
+# --------------------------------------------------------------------------
+# run_info: the _info modules' driver
+# --------------------------------------------------------------------------
+
+def test_run_info_returns_the_keys_unchanged():
+    module = FakeModule()
+    with pytest.raises(Exit) as exc:
+        eng.run_info(module, lambda: {"things": [1]})
+    assert not exc.value.failed and exc.value.result == {"changed": False, "things": [1]}
+
+
+def test_run_info_virtnet_error_is_a_clean_failure():
+    def read():
+        raise VirtnetError("libvirt: listing networks failed: gone", libvirt_code=38)
+
+    module = FakeModule()
+    with pytest.raises(Exit) as exc:
+        eng.run_info(module, read)
+    assert exc.value.failed and exc.value.result["msg"] == "libvirt: listing networks failed: gone"
+    assert exc.value.result["libvirt_code"] == 38
+
+
+def test_run_info_unexpected_exception_becomes_failure_not_traceback():
+    """An _info module must fail like the others: fail_json naming the
+    exception's type and message (with the traceback as ``exception``), not
+    a Python traceback from the module."""
+    def read():
+        raise PermissionError(13, "Permission denied", "/var/lib/tftpboot/boot.ipxe")
+
+    module = FakeModule()
+    with pytest.raises(Exit) as exc:
+        eng.run_info(module, read)
+    assert exc.value.failed, exc.value.result
+    msg = exc.value.result["msg"]
+    assert msg.startswith("unexpected error: PermissionError: ") and "Permission denied" in msg, msg
+    assert "/var/lib/tftpboot/boot.ipxe" in msg
+    assert "Traceback" in exc.value.result["exception"]

@@ -175,3 +175,85 @@ def test_redefine_keeps_pxe_owned_elements():
     plan, _predicted = plan_for(dict(BASE, mtu=1500), have)
     xml = plan.of_kind("define")[0].payload
     assert "<tftp root=\"/srv/tftp\"/>" in xml and "<bootp file=\"ipxe.efi\"/>" in xml
+
+
+# --------------------------------------------------------------------------
+# a DHCP range pxe_network claims (pxe_claim)
+# --------------------------------------------------------------------------
+
+NO_DHCP = dict(BASE, ips=[{"address": "198.51.100.1/24"}])
+CLAIM = ("<metadata><p:dhcp-range xmlns:p='https://example.invalid/virtnet/networking/xmlns/pxe_network/1' "
+         "address='198.51.100.1/24' start='198.51.100.200' end='198.51.100.210'/></metadata>")
+
+
+def pxe_made(params, claim=True):
+    """The host after virt_network made ``params`` and pxe_network set its
+    range (198.51.100.200-210), tftp root and boot file."""
+    have = host_with(params)
+    root = etree.fromstring(have.config_xml.encode())
+    ip = root.find("ip")
+    etree.SubElement(ip, "tftp", root="/srv/tftp")
+    dhcp = ip.find("dhcp")
+    if dhcp is None:
+        dhcp = etree.SubElement(ip, "dhcp")
+    for r in dhcp.findall("range"):
+        dhcp.remove(r)
+    dhcp.insert(0, etree.Element("range", start="198.51.100.200", end="198.51.100.210"))
+    etree.SubElement(dhcp, "bootp", file="boot.ipxe")
+    if claim:
+        root.insert(1, etree.fromstring(CLAIM))
+    have.config_xml = etree.tostring(root, encoding="unicode")
+    have.config = have.live = nx.parse(have.config_xml)
+    return have
+
+
+@pytest.mark.parametrize("params", [NO_DHCP, deep(BASE, ips__0__dhcp__ranges=[])], ids=["no-dhcp", "hosts-only"])
+def test_claimed_range_is_left_to_pxe_network(params):
+    plan, predicted = plan_for(params, pxe_made(params))
+    assert kinds(plan) == [] and not plan.pending, [a.summary for a in plan.actions]
+    assert predicted.config.ips[0].ranges == (("198.51.100.200", "198.51.100.210"),)
+
+
+def test_unclaimed_range_is_virt_networks_to_remove():
+    plan, _predicted = plan_for(NO_DHCP, pxe_made(NO_DHCP, claim=False))
+    assert kinds(plan) == ["define"] and plan.pending
+
+
+def test_same_range_in_both_tasks_is_no_conflict():
+    params = deep(BASE, ips__0__dhcp__ranges=[{"start": "198.51.100.200", "end": "198.51.100.210"}])
+    plan, _predicted = plan_for(params, pxe_made(params))
+    assert kinds(plan) == []
+
+
+def test_other_range_than_the_claimed_one_is_refused_naming_both_options():
+    have = pxe_made(BASE)
+    with pytest.raises(nv.ValidationError) as exc:
+        plan_for(BASE, have)
+    assert exc.value.msg == (
+        "ips[0].dhcp.ranges=['198.51.100.100-198.51.100.150']: the DHCP range of 198.51.100.1/24 is pxe_network's "
+        "(its dhcp_range=198.51.100.200-198.51.100.210); the two tasks would undo each other on every run: set the "
+        "range in one of them only (drop ips[0].dhcp.ranges here, or dhcp_range from the pxe_network task and run "
+        "it again)")
+
+
+def test_update_constants_are_libvirts():
+    """The virNetworkUpdate commands and sections are libvirt's enum values
+    (a wrong section number made every DHCP range update fail: libvirt read
+    the <range> as a <portgroup>)."""
+    libvirt = pytest.importorskip("libvirt")
+    assert (npl.CMD_DELETE, npl.CMD_ADD_LAST) == (libvirt.VIR_NETWORK_UPDATE_COMMAND_DELETE,
+                                                  libvirt.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST)
+    assert (npl.SECTION_IP_DHCP_HOST, npl.SECTION_IP_DHCP_RANGE, npl.SECTION_DNS_HOST, npl.SECTION_DNS_TXT,
+            npl.SECTION_DNS_SRV) == (libvirt.VIR_NETWORK_SECTION_IP_DHCP_HOST, libvirt.VIR_NETWORK_SECTION_IP_DHCP_RANGE,
+                                     libvirt.VIR_NETWORK_SECTION_DNS_HOST, libvirt.VIR_NETWORK_SECTION_DNS_TXT,
+                                     libvirt.VIR_NETWORK_SECTION_DNS_SRV)
+
+
+def test_a_range_is_replaced_add_first_so_dhcp_never_runs_empty():
+    """libvirt drops a <dhcp> that holds no range and no host, and with it
+    pxe_network's <bootp>: a replaced range is added before the old one goes."""
+    have = pxe_made(BASE, claim=False)
+    plan, _predicted = plan_for(BASE, have)
+    assert [a.summary for a in plan.of_kind("update")] == [
+        "add DHCP range 198.51.100.100-198.51.100.150 on 198.51.100.1/24 (live, no restart)",
+        "remove DHCP range 198.51.100.200-198.51.100.210 on 198.51.100.1/24 (live, no restart)"]

@@ -460,3 +460,29 @@ def test_dhcp_range_inside_is_set(tmp_path):
     assert not r.get("failed"), r
     assert r["pxe"]["dhcp_ranges"] == [{"start": "192.0.2.20", "end": "192.0.2.30"}]
     assert "<range start=\"192.0.2.20\" end=\"192.0.2.30\"/>" in lv.defined[0]
+
+
+PXE_XML = NET_XML.replace("<ip address='192.0.2.1' prefix='24'>",
+                          "<ip address='192.0.2.1' prefix='24'>\n    <tftp root='/srv/tftp'/>").replace(
+    "</dhcp>", "  <bootp file='BOOT'/>\n    </dhcp>")
+
+
+@pytest.mark.parametrize("bootp,link", [("menu/boot.ipxe", "menu"), ("boot.ipxe", "boot.ipxe")],
+                         ids=["directory", "file"])
+def test_info_does_not_read_through_a_symlink_in_the_tftp_root(tmp_path, bootp, link):
+    """A symlink planted in the TFTP root (a directory on the way or the boot
+    file itself) is reported as such; the file it points to outside the root
+    is not opened, so neither its size nor its hash comes back."""
+    outside = tmp_path / "etc"
+    outside.mkdir()
+    (outside / "boot.ipxe").write_bytes(b"secret outside the root\n")
+    (tmp_path / "srv/tftp").mkdir(parents=True)
+    target = str(outside) if link == "menu" else str(outside / "boot.ipxe")
+    os.symlink(target, tmp_path / "srv/tftp" / link)
+    net = named("lab", FakeNet(PXE_XML.replace("BOOT", bootp)))
+    (entry,) = pe.info(FakeNets({"lab": net}), FsRoot(str(tmp_path)))["pxe_networks"]
+    disk = entry["file"]
+    assert disk["path"] == "/srv/tftp/" + bootp
+    assert disk["exists"] is False and disk["size"] is None and disk["sha256"] is None, disk
+    assert disk["symlink"] == "/srv/tftp/%s -> %s (not read: pxe_network refuses symlinks in the TFTP root)" % (
+        link, target)

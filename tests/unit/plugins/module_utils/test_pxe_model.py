@@ -176,3 +176,47 @@ def test_bootp_on_an_ip_without_dhcp_creates_and_removes_dhcp():
     gone = pm.build(xml, pm.target(pm.want_from_params(params(state="absent", address="198.51.100.1")),
                                    pm.read(xml, "198.51.100.1", "lab")), "lab")
     assert etree.fromstring(gone.encode()).find("ip[3]/dhcp") is None
+
+
+# --------------------------------------------------------------------------
+# the DHCP range pxe_network claims (pxe_claim): written, read, released
+# --------------------------------------------------------------------------
+
+def test_dhcp_range_is_claimed_in_metadata_and_released_without_it():
+    want = pm.want_from_params(params(dhcp_range={"start": "192.0.2.20", "end": "192.0.2.30"}))
+    have = pm.read(BASE, None, "lab")
+    assert have.claimed is None
+    target = pm.target(want, have)
+    assert pm.claim_change(target, have) == "dhcp range 192.0.2.20-192.0.2.30 owned by pxe_network"
+    xml = pm.build(BASE, target, "lab")
+    rng_valid(xml)
+    # Round trip: the claim is read back, so the next run sees nothing to do.
+    back = pm.read(xml, None, "lab")
+    assert back == target and pm.claim_change(pm.target(want, back), back) is None
+    # The task without dhcp_range gives the range back to virt_network: the
+    # claim goes, the range stays.
+    plain = pm.want_from_params(params())
+    released = pm.target(plain, back)
+    assert pm.claim_change(released, back) == "dhcp range left to virt_network"
+    xml2 = pm.build(xml, released, "lab")
+    rng_valid(xml2)
+    assert "metadata" not in xml2 and "start=\"192.0.2.20\"" in xml2
+
+
+def test_claim_keeps_other_applications_metadata():
+    other = BASE.replace("<uuid>", "<metadata><app:x xmlns:app='http://app.example/1'/></metadata>\n  <uuid>")
+    want = pm.want_from_params(params(dhcp_range={"start": "192.0.2.20", "end": "192.0.2.30"}))
+    xml = pm.build(other, pm.target(want, pm.read(other, None, "lab")), "lab")
+    rng_valid(xml)
+    released = pm.build(xml, pm.target(pm.want_from_params(params()), pm.read(xml, None, "lab")), "lab")
+    assert "http://app.example/1" in xml and "http://app.example/1" in released
+    assert "dhcp-range" not in released
+
+
+def test_claim_is_not_a_difference_dnsmasq_sees():
+    """Only the definition carries the claim: the running network's XML
+    never needs a restart for it."""
+    want = pm.want_from_params(params(dhcp_range={"start": "192.0.2.100", "end": "192.0.2.150"}))
+    have = pm.read(BASE, None, "lab")
+    target = pm.target(want, have)
+    assert pm.differences(target, have) == ["tftp root", "bootp"]
