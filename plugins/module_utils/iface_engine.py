@@ -160,6 +160,7 @@ class IfaceEngine(Engine):
         self.fs = fs or FsRoot("/")
         self.desired: ival.Desired | None = None
         self._predicted: Any = None
+        self._planned = False
 
     def want(self) -> ival.Desired:
         self.desired = ival.desired_from_params(self.params)
@@ -172,6 +173,11 @@ class IfaceEngine(Engine):
 
     def plan(self, want: ival.Desired, have: ipl.HostState) -> Any:
         plan, self._predicted = ipl.plan(want, have)
+        if not self._planned and self._predicted.renewed is not None:
+            # The first plan says how the guest renews after a live move, in
+            # check mode too; the verifying plan after apply has no move left.
+            self.report["renewed"] = self._predicted.renewed
+        self._planned = True
         self._have = have
         return plan
 
@@ -224,6 +230,30 @@ class IfaceEngine(Engine):
         self._call("updating the running interface", self._dom.dom.updateDeviceFlags, xml, AFFECT_LIVE, xml=xml)
         old = etree.tostring(self._live_el, encoding="unicode")
         self._undo.append(("the live update", lambda: self._dom.dom.updateDeviceFlags(old, AFFECT_LIVE)))
+
+    def _set_live_link(self, mac: str, state: str) -> None:
+        """Link state of the running NIC ``mac``, on its current live
+        definition (re-read: an update just before changed its source)."""
+        for m, el in ix.interfaces(self._call("reading the domain", self._dom.dom.XMLDesc, 0)):
+            if m.mac == mac:
+                xml = ix.build(dataclasses.replace(m, link=state), base=el)
+                self._call("setting the link of the running interface %s" % state,
+                           self._dom.dom.updateDeviceFlags, xml, AFFECT_LIVE, xml=xml)
+                return
+        raise VirtnetError("domain %s: the running interface %s went away during the link bounce"
+                           % (self.desired.domain, mac))
+
+    def _do_renew(self, action: Any) -> None:
+        """Bounce the link after a live move: the guest's DHCP client sees
+        the carrier go and come back and asks the new network for a lease
+        (libvirt moves the tap, the guest notices nothing by itself)."""
+        mac = action.payload.mac
+        self._set_live_link(mac, "down")
+        undo = ("the link bounce", lambda: self._set_live_link(mac, "up"))
+        self._undo.append(undo)
+        time.sleep(self.desired.renew_down_time)
+        self._set_live_link(mac, "up")
+        self._undo.remove(undo)
 
     def _do_detach(self, action: Any) -> None:
         xml = etree.tostring(self._live_el, encoding="unicode")
