@@ -137,6 +137,15 @@ def read_state(lv: Libvirt, desired: ival.Desired, *, links: dict | None = None)
     base_root = d.config if d.config is not None else d.live
     base_el = config_el if d.config is not None else live_el
     aliases = _user_aliases(base_root, skip=base_el)
+    # Host links the config names as NIC targets (libvirt creates them when
+    # the domain starts, and deletes them when that start fails), and the
+    # ones the running domain holds now (freed by its shutdown).
+    config_targets = []
+    for _m, iface_el in d.config_ifaces:
+        tgt = iface_el.find("target")
+        if tgt is not None and tgt.get("dev"):
+            config_targets.append((ib.label(iface_el), tgt.get("dev"), iface_el is config_el))
+    own_links = {t.get("dev") for _m, el in d.live_ifaces for t in el.findall("target") if t.get("dev")}
     if d.live is not None:
         aliases |= _user_aliases(d.live, skip=live_el)
     state = ipl.HostState(
@@ -146,7 +155,7 @@ def read_state(lv: Libvirt, desired: ival.Desired, *, links: dict | None = None)
         kernel=base_root.find("os/kernel") is not None,
         live_os_boot=d.live is not None and d.live.find("os/boot") is not None,
         boot_orders=_boot_orders(base_root, skip=base_el),
-        aliases=aliases, host_macs=host_macs,
+        aliases=aliases, host_macs=host_macs, config_targets=config_targets, own_links=own_links,
         networks={n.name(): bool(n.isActive()) for n in lv.networks()}, links=links)
     return state, d, config_el, live_el
 

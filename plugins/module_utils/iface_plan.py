@@ -72,6 +72,8 @@ class HostState:
     boot_orders: dict = field(default_factory=dict)   # boot order -> what has it (other devices)
     aliases: set = field(default_factory=set)         # user aliases of the domain's other devices
     host_macs: dict = field(default_factory=dict)     # MAC -> "domain X" for every other NIC on the host
+    config_targets: list = field(default_factory=list)  # [(label, <target dev>, is this NIC)] in the config
+    own_links: set = field(default_factory=set)        # tap / macvtap names the running domain holds
     networks: dict | None = None             # network name -> active; None when not read
     links: dict | None = None                # host interface -> is a bridge; None when not visible
 
@@ -190,6 +192,29 @@ def _check_host(want: im.Interface, have: HostState, current: im.Interface | Non
         if want.boot_order in have.boot_orders:
             raise ValidationError("boot_order", want.boot_order, "already given to %s"
                                   % have.boot_orders[want.boot_order])
+
+
+# Target names libvirt always generates itself (a configured name with
+# these prefixes is ignored), so they can never name a host link of ours.
+LIBVIRT_TARGET_PREFIXES = ("vnet", "macvtap", "macvlan")
+
+
+def _check_start(target: im.Interface, have: HostState) -> None:
+    """Before a restart: the domain's config must not name, as the target of
+    a NIC, a host link that exists and that the domain does not hold.
+    libvirt would try to create it at start and, when that fails, delete
+    the link by that name: a host NIC, bond or bridge."""
+    if have.links is None:
+        return
+    for label, dev, ours in have.config_targets:
+        if ours and have.config is not None and target.type != have.config.type:
+            continue   # the type change drops this NIC's old target (iface_xml.build_element)
+        if dev.startswith(LIBVIRT_TARGET_PREFIXES) or dev in have.own_links or dev not in have.links:
+            continue
+        raise ValidationError("restart", True, "the config of domain %s names host interface %s as the target of "
+                              "%s (<target dev='%s'/>); starting the domain would have libvirt create it and, if that "
+                              "fails, delete the existing %s; remove the target from the domain's config first"
+                              % (have.domain, dev, label, dev, dev))
 
 
 def target_of(desired: Desired, have: HostState) -> im.Interface:
@@ -312,6 +337,7 @@ def plan(desired: Desired, have: HostState) -> tuple:
               "%s %s" % (_label(bounce), desired.renew_down_time, bounce.type, bounce.source), RESTART,
               payload=bounce)
     if restart:
+        _check_start(target, have)
         p.pending.clear()
         p.add("restart", "restart domain %s (shut down, destroy after %ds, start) to apply the interface change"
               % (name, desired.restart_timeout), REBOOT)

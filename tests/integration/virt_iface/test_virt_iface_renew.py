@@ -173,3 +173,40 @@ def test_an_alias_or_mac_that_matches_nothing_is_named(env):
             res = env.run("virt_iface", check=check, domain=GUEST, **args)
             assert res.get("failed") and msg in res["msg"], (args, res)
     assert env.sb.snapshot() == before
+
+
+def test_restart_refused_when_the_config_names_a_host_link_as_target(env):
+    """Issue 12, item 1 (audit): virt_iface never names a tap / macvtap itself
+    (tests/unit/.../test_iface_names.py), but a domain config may, by hand.
+    A restart would shut the guest down and then fail to start it (libvirt:
+    "The vifrv0 interface already exists"; older libvirt versions also deleted
+    the link when cleaning up) - refused before anything, in check mode too,
+    the guest keeps running and the host link is left alone."""
+    sb = env.sb
+    sb.run_hv(["ip", "link", "add", "vifrv0", "type", "veth", "peer", "name", "vifrv1"], check=True)
+    original = env.virsh("dumpxml", "--inactive", GUEST)
+    try:
+        root = ET.fromstring(original)
+        nic = root.find("devices/interface")
+        ET.SubElement(nic, "target", dev="vifrv0")
+        path = sb.state_dir / "vifr-g-target.xml"
+        path.write_text(ET.tostring(root, encoding="unicode"))
+        sb.virsh("define", str(path))
+        before = sb.snapshot()
+        for check in (True, False):
+            res = env.run("virt_iface", check=check, domain=GUEST, mac=MAC, model="e1000e", restart=True,
+                          restart_timeout=3)
+            assert res.get("failed"), res
+            assert "restart=True: the config of domain %s names host interface vifrv0 as the target of interface %s" \
+                % (GUEST, MAC) in res["msg"], res["msg"]
+        assert sb.snapshot() == before
+        assert env.virsh("domstate", GUEST).strip() == "running"
+        assert sb.run_hv(["ip", "-o", "link", "show", "vifrv0"]).returncode == 0
+        # Without restart the model change is written and pending, as usual.
+        res = env.run("virt_iface", domain=GUEST, mac=MAC, model="e1000e")
+        assert not res.get("failed") and res["pending"] == ["model"], res
+    finally:
+        path = sb.state_dir / "vifr-g-orig.xml"
+        path.write_text(original)
+        sb.virsh("define", str(path))
+        sb.run_hv(["ip", "link", "del", "vifrv0"])

@@ -363,3 +363,11 @@ def _wrap(what, fn, *args):
         return fn(*args)
     except RuntimeError as err:
         raise VirtnetError("%s: %s" % (what, err))
+
+
+def test_read_state_lists_config_targets_and_the_links_the_domain_holds():
+    nic_a = NIC_A.replace("<model type='virtio'/>", "<target dev='lan9'/>\n      <model type='virtio'/>")
+    vm = FakeDom("vm1", dom_xml("vm1", [NIC_B, nic_a]), dom_xml("vm1", [NIC_B, NIC_A_LIVE % "ua-web"]))
+    state, _d, _c, _l = ie.read_state(FakeLv([vm]), desired(alias="ua-web"))
+    assert state.config_targets == [("interface 52:54:00:00:00:01", "lan9", True)]
+    assert state.own_links == {"vnet7"}

@@ -309,3 +309,40 @@ def test_renew_params_refused(params, msg):
     with pytest.raises(ValidationError) as err:
         desired(alias="ua-web", type="network", source="lab", **params)
     assert msg in err.value.msg
+
+
+# --------------------------------------------------------------------------
+# a restart never lets libvirt create (and on failure delete) a host link
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("targets, own, params, refused", [
+    ([("interface %s" % MAC, "lan2", True)], set(), {"model": "e1000e"}, True),         # our NIC names a host NIC
+    ([("interface 52:54:00:00:00:02", "br0", False)], set(), {"model": "e1000e"}, True),  # another NIC does
+    ([("interface %s" % MAC, "lan2", True)], set(), {"type": "direct", "source": "lan2"}, False),  # type change drops it
+    ([("interface %s" % MAC, "lan2", True)], set(), {"type": "bridge", "source": "br0", "mode": None}, False),
+    ([("interface %s" % MAC, "vnet3", True)], set(), {"model": "e1000e"}, False),        # libvirt's own names
+    ([("interface %s" % MAC, "mytap0", True)], {"mytap0"}, {"model": "e1000e"}, False),   # the domain holds it
+    ([("interface %s" % MAC, "mytap0", True)], set(), {"model": "e1000e"}, False),        # not on the host
+])
+def test_restart_refuses_a_config_target_that_is_a_host_link(targets, own, params, refused):
+    params = {k: v for k, v in params.items() if v is not None}
+    have = host(config_targets=targets, own_links=own, links={"br0": True, "lan2": False, "mytap1": False})
+    if params.get("type") == "bridge":
+        # a type change on a running domain is cold only from direct; start from a macvtap NIC
+        direct = dataclasses.replace(NIC, type="direct", source="lan2", mode="bridge")
+        have = dataclasses.replace(have, config=direct, live=direct)
+    if refused:
+        with pytest.raises(ValidationError) as err:
+            ipl.plan(desired(alias="ua-web", restart=True, **params), have)
+        assert err.value.option == "restart" and "names host interface" in err.value.msg
+        assert "remove the target from the domain's config first" in err.value.msg
+        # without restart nothing starts the domain: written and pending, as before
+        plan, _t = ipl.plan(desired(alias="ua-web", **params), have)
+        assert "restart" not in kinds(plan)
+    else:
+        plan, _t = ipl.plan(desired(alias="ua-web", restart=True, **params), have)
+        assert kinds(plan)[-1] == "restart"
+    # without the host's links (a remote URI) there is nothing to check against
+    if not params.get("type"):
+        plan, _t = ipl.plan(desired(alias="ua-web", restart=True, **params), dataclasses.replace(have, links=None))
+        assert kinds(plan)[-1] == "restart"
