@@ -155,9 +155,9 @@ options:
     description:
       - Allow shutting the domain down and starting it again when a change cannot be made to the running
         domain (and for a hotplug into a domain without ACPI).
-      - Refused, before any change and in check mode too, when the domain's config names an existing host interface
+      - "Refused, before any change and in check mode too, when the domain's config names an existing host interface
         as the C(<target dev>) of one of its NICs (a hand-edited config; the module never sets one): libvirt would
-        fail to start the domain again, and a failed start removes the interface by that name.
+        fail to start the domain again, and a failed start removes the interface by that name."
     type: bool
     default: false
   restart_timeout:
