@@ -315,6 +315,8 @@ def plan(desired: Desired, have: HostState) -> tuple:
                 renew = "none" if desired.renew == "none" or target.link == "down" else desired.renew
             if cold and desired.restart or moved and renew == "restart":
                 restart = True
+                if moved:
+                    renew = "restart"    # the guest starts again on the new network, whatever renew says
             else:
                 if moved and renew == "link_bounce":
                     bounce = dataclasses.replace(have.live, **{f: getattr(target, f) for f in hot})

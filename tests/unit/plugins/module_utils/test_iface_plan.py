@@ -294,6 +294,15 @@ def test_no_move_no_renew(params, have):
     assert "renew" not in kinds(plan) and target.renewed is None
 
 
+def test_live_move_with_a_cold_change_and_restart_is_renewed_by_the_restart():
+    plan, target = ipl.plan(desired(alias="ua-web", type="network", source="lab", model="e1000e", restart=True),
+                            host())
+    assert kinds(plan) == ["define", "restart"] and target.renewed == "restart"
+    plan, target = ipl.plan(desired(alias="ua-web", type="network", source="lab", model="e1000e", restart=True,
+                                    renew="none"), host())
+    assert kinds(plan) == ["define", "restart"] and target.renewed == "restart"   # what happens, whatever renew says
+
+
 def test_live_move_with_a_cold_change_still_bounces():
     plan, target = ipl.plan(desired(alias="ua-web", type="network", source="lab", model="e1000e"), host())
     assert kinds(plan) == ["update", "define", "renew"] and plan.pending == ["model"]
