@@ -349,8 +349,9 @@ restarted:
 renewed:
   description:
     - How the guest is made to renew its address after its running interface was moved live (see O(renew)) -
-      V(link_bounce) (link set down and up), V(restart) (the domain was restarted) or V(none) (nothing was done, the
-      guest keeps its old address; also when O(link=down)).
+      V(link_bounce) (link set down and up), V(restart) (the domain was restarted, for O(renew=restart) or because
+      another change of the task needed it with O(restart=true)) or V(none) (nothing was done, the guest keeps its old
+      address; also when O(link=down)).
     - Predicted in check mode.
   returned: when the running interface is moved to another network or bridge
   type: str
