@@ -137,6 +137,15 @@ def read_state(lv: Libvirt, desired: ival.Desired, *, links: dict | None = None)
     base_root = d.config if d.config is not None else d.live
     base_el = config_el if d.config is not None else live_el
     aliases = _user_aliases(base_root, skip=base_el)
+    # Host links the config names as NIC targets (libvirt creates them when
+    # the domain starts, and deletes them when that start fails), and the
+    # ones the running domain holds now (freed by its shutdown).
+    config_targets = []
+    for _m, iface_el in d.config_ifaces:
+        tgt = iface_el.find("target")
+        if tgt is not None and tgt.get("dev"):
+            config_targets.append((ib.label(iface_el), tgt.get("dev"), iface_el is config_el))
+    own_links = {t.get("dev") for _m, el in d.live_ifaces for t in el.findall("target") if t.get("dev")}
     if d.live is not None:
         aliases |= _user_aliases(d.live, skip=live_el)
     state = ipl.HostState(
@@ -146,7 +155,7 @@ def read_state(lv: Libvirt, desired: ival.Desired, *, links: dict | None = None)
         kernel=base_root.find("os/kernel") is not None,
         live_os_boot=d.live is not None and d.live.find("os/boot") is not None,
         boot_orders=_boot_orders(base_root, skip=base_el),
-        aliases=aliases, host_macs=host_macs,
+        aliases=aliases, host_macs=host_macs, config_targets=config_targets, own_links=own_links,
         networks={n.name(): bool(n.isActive()) for n in lv.networks()}, links=links)
     return state, d, config_el, live_el
 
@@ -160,6 +169,7 @@ class IfaceEngine(Engine):
         self.fs = fs or FsRoot("/")
         self.desired: ival.Desired | None = None
         self._predicted: Any = None
+        self._planned = False
 
     def want(self) -> ival.Desired:
         self.desired = ival.desired_from_params(self.params)
@@ -172,6 +182,11 @@ class IfaceEngine(Engine):
 
     def plan(self, want: ival.Desired, have: ipl.HostState) -> Any:
         plan, self._predicted = ipl.plan(want, have)
+        if not self._planned and self._predicted.renewed is not None:
+            # The first plan says how the guest renews after a live move, in
+            # check mode too; the verifying plan after apply has no move left.
+            self.report["renewed"] = self._predicted.renewed
+        self._planned = True
         self._have = have
         return plan
 
@@ -224,6 +239,30 @@ class IfaceEngine(Engine):
         self._call("updating the running interface", self._dom.dom.updateDeviceFlags, xml, AFFECT_LIVE, xml=xml)
         old = etree.tostring(self._live_el, encoding="unicode")
         self._undo.append(("the live update", lambda: self._dom.dom.updateDeviceFlags(old, AFFECT_LIVE)))
+
+    def _set_live_link(self, mac: str, state: str) -> None:
+        """Link state of the running NIC ``mac``, on its current live
+        definition (re-read: an update just before changed its source)."""
+        for m, el in ix.interfaces(self._call("reading the domain", self._dom.dom.XMLDesc, 0)):
+            if m.mac == mac:
+                xml = ix.build(dataclasses.replace(m, link=state), base=el)
+                self._call("setting the link of the running interface %s" % state,
+                           self._dom.dom.updateDeviceFlags, xml, AFFECT_LIVE, xml=xml)
+                return
+        raise VirtnetError("domain %s: the running interface %s went away during the link bounce"
+                           % (self.desired.domain, mac))
+
+    def _do_renew(self, action: Any) -> None:
+        """Bounce the link after a live move: the guest's DHCP client sees
+        the carrier go and come back and asks the new network for a lease
+        (libvirt moves the tap, the guest notices nothing by itself)."""
+        mac = action.payload.mac
+        self._set_live_link(mac, "down")
+        undo = ("the link bounce", lambda: self._set_live_link(mac, "up"))
+        self._undo.append(undo)
+        time.sleep(self.desired.renew_down_time)
+        self._set_live_link(mac, "up")
+        self._undo.remove(undo)
 
     def _do_detach(self, action: Any) -> None:
         xml = etree.tostring(self._live_el, encoding="unicode")

@@ -72,6 +72,8 @@ class HostState:
     boot_orders: dict = field(default_factory=dict)   # boot order -> what has it (other devices)
     aliases: set = field(default_factory=set)         # user aliases of the domain's other devices
     host_macs: dict = field(default_factory=dict)     # MAC -> "domain X" for every other NIC on the host
+    config_targets: list = field(default_factory=list)  # [(label, <target dev>, is this NIC)] in the config
+    own_links: set = field(default_factory=set)        # tap / macvtap names the running domain holds
     networks: dict | None = None             # network name -> active; None when not read
     links: dict | None = None                # host interface -> is a bridge; None when not visible
 
@@ -86,6 +88,7 @@ class Target:
     os_boot: tuple = ()                      # the config's <os><boot dev> list after the run
     boot_orders: dict = field(default_factory=dict)   # other devices' boot orders after the run
     conversion: list = field(default_factory=list)    # [(label, ref, order)] from converting os_boot
+    renewed: str | None = None               # after a live move: link_bounce / restart / none; else None
 
 
 def find(ifaces: list, want: im.Interface, *, where: str) -> tuple:
@@ -133,17 +136,33 @@ def export_state(state: HostState, target: Target | None = None) -> dict:
             "boot": {"os": list(os_boot), "devices": devices}}
 
 
-def _check_host(want: im.Interface, have: HostState, current: im.Interface | None) -> None:
+def _not_found(ident: im.Interface, domain: str) -> tuple:
+    """(option, value, what) for "no interface is what the task names": the
+    task identifies a NIC that the domain does not have."""
+    if ident.alias:
+        nor = " (nor one with mac=%s)" % ident.mac if ident.mac else ""
+        return "alias", ident.alias, "no interface with this alias exists on domain %s%s" % (domain, nor)
+    return "mac", ident.mac, "no interface with this MAC exists on domain %s" % domain
+
+
+def _check_host(want: im.Interface, have: HostState, current: im.Interface | None, *,
+                ident: im.Interface | None = None) -> None:
     """Rules that need the host, for what this run would change; raised
-    before anything is touched."""
+    before anything is touched.  ``ident`` is the identity the task gave
+    (alias / MAC as written), for the message when nothing matches it."""
     def changes(name: str) -> bool:
         return current is None or getattr(current, name) != getattr(want, name)
 
     if current is None:
+        option, value, what = _not_found(ident or want, have.domain)
         if want.type is None:
-            raise ValidationError("type", None, "needed to create a new interface on domain %s" % have.domain)
+            # Most likely an edit of a NIC that is not there (a typo in the
+            # alias or MAC): say that first, then what creating one needs.
+            raise ValidationError(option, value, "%s; to create one, set type (%s) and source"
+                                  % (what, ", ".join(im.TYPES)))
         if want.source is None and want.type != "user":
-            raise ValidationError("source", None, "needed to create a new %s interface" % want.type)
+            raise ValidationError("source", None, "needed to create a new %s interface (%s=%s: %s)"
+                                  % (want.type, option, value, what))
     if want.type not in im.TYPES:
         raise ValidationError("type", want.type, "interfaces of this type are not managed by this module")
     if want.type == "network" and want.source and have.networks is not None and (changes("source")
@@ -173,6 +192,29 @@ def _check_host(want: im.Interface, have: HostState, current: im.Interface | Non
         if want.boot_order in have.boot_orders:
             raise ValidationError("boot_order", want.boot_order, "already given to %s"
                                   % have.boot_orders[want.boot_order])
+
+
+# Target names libvirt always generates itself (a configured name with
+# these prefixes is ignored), so they can never name a host link of ours.
+LIBVIRT_TARGET_PREFIXES = ("vnet", "macvtap", "macvlan")
+
+
+def _check_start(target: im.Interface, have: HostState) -> None:
+    """Before a restart: the domain's config must not name, as the target of
+    a NIC, a host link that exists and that the domain does not hold.
+    libvirt would try to create it at start and, when that fails, delete
+    the link by that name: a host NIC, bond or bridge."""
+    if have.links is None:
+        return
+    for label, dev, ours in have.config_targets:
+        if ours and have.config is not None and target.type != have.config.type:
+            continue   # the type change drops this NIC's old target (iface_xml.build_element)
+        if dev.startswith(LIBVIRT_TARGET_PREFIXES) or dev in have.own_links or dev not in have.links:
+            continue
+        raise ValidationError("restart", True, "the config of domain %s names host interface %s as the target of "
+                              "%s (<target dev='%s'/>); starting the domain would have libvirt create it and, if that "
+                              "fails, delete the existing %s; remove the target from the domain's config first"
+                              % (have.domain, dev, label, dev, dev))
 
 
 def target_of(desired: Desired, have: HostState) -> im.Interface:
@@ -222,7 +264,7 @@ def plan(desired: Desired, have: HostState) -> tuple:
     creating = have.config is None and have.live is None
     target = target_of(desired, have)
     _check_host(target, have, None if creating else (have.config if have.persistent and have.config
-                                                     else have.live))
+                                                     else have.live), ident=desired.iface)
     if desired.iface.boot_order is not None and have.kernel:
         # Not refused: libvirt keeps the order, and it counts once the
         # kernel is removed; but the user should know it does nothing now.
@@ -235,6 +277,9 @@ def plan(desired: Desired, have: HostState) -> tuple:
                           "order" % (name, note))
     predicted_live = have.live
     restart = False
+    # What makes the guest renew its lease after a live move (None: no move).
+    renew = None
+    bounce = None
     if have.running:
         if have.live is None:
             if not have.acpi:
@@ -265,9 +310,16 @@ def plan(desired: Desired, have: HostState) -> tuple:
                 raise ValidationError("mac", desired.iface.mac,
                                       "the MAC of interface %s can only change while domain %s is shut off "
                                       "(or set restart=true)" % (_label(have.live), name))
-            if cold and desired.restart:
+            moved = "source" in hot or "type" in hot
+            if moved:
+                renew = "none" if desired.renew == "none" or target.link == "down" else desired.renew
+            if cold and desired.restart or moved and renew == "restart":
                 restart = True
+                if moved:
+                    renew = "restart"    # the guest starts again on the new network, whatever renew says
             else:
+                if moved and renew == "link_bounce":
+                    bounce = dataclasses.replace(have.live, **{f: getattr(target, f) for f in hot})
                 if hot:
                     live_target = dataclasses.replace(have.live, **{f: getattr(target, f) for f in hot})
                     p.add("update", "change %s of interface %s live (%s)" % (
@@ -280,7 +332,14 @@ def plan(desired: Desired, have: HostState) -> tuple:
         p.add("define", "write interface %s to the config of %s (%s)%s" % (_label(target), name, changed,
                                                                            "; " + note if note else ""), CONFIG,
               payload=target)
+    if bounce is not None:
+        # After the define, so a refused define is rolled back before the
+        # guest sees anything of the bounce.
+        p.add("renew", "bounce the link of interface %s (down %ds, then up) so the guest renews its DHCP lease on "
+              "%s %s" % (_label(bounce), desired.renew_down_time, bounce.type, bounce.source), RESTART,
+              payload=bounce)
     if restart:
+        _check_start(target, have)
         p.pending.clear()
         p.add("restart", "restart domain %s (shut down, destroy after %ds, start) to apply the interface change"
               % (name, desired.restart_timeout), REBOOT)
@@ -289,7 +348,7 @@ def plan(desired: Desired, have: HostState) -> tuple:
     orders.update({order: label for label, _ref, order in conversion})
     return p, Target(config=target if have.persistent else None, live=predicted_live if have.running else None,
                      running=have.running, os_boot=() if note else have.os_boot, boot_orders=orders,
-                     conversion=conversion)
+                     conversion=conversion, renewed=renew)
 
 
 def _label(iface: im.Interface) -> str:

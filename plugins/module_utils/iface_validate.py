@@ -22,6 +22,16 @@ from ansible_collections.virtnet.networking.plugins.module_utils.iface_model imp
 _ALIAS_RE = re.compile(r"^ua-[A-Za-z0-9_-]+$")
 _MODEL_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
+# What makes a guest renew its DHCP lease after its NIC moved live to
+# another network or bridge (see the renew option).
+RENEW_MODES = ("link_bounce", "restart", "none")
+# Seconds the link stays down during a link bounce: longer than the grace
+# period NetworkManager gives a lost carrier before it drops the connection
+# (so a RHEL guest really restarts DHCP), short enough not to matter on a
+# NIC whose address is useless on the new network anyway.
+RENEW_DOWN_TIME = 8
+RENEW_DOWN_TIME_MAX = 300
+
 
 @dataclass
 class Desired:
@@ -32,6 +42,8 @@ class Desired:
     state: str = "present"
     restart: bool = False
     restart_timeout: int = 60
+    renew: str = "link_bounce"
+    renew_down_time: int = RENEW_DOWN_TIME
 
 
 def alias(option: str, value: Any) -> str:
@@ -110,6 +122,16 @@ def desired_from_params(p: dict) -> Desired:
     restart_timeout = p.get("restart_timeout", 60)
     if restart_timeout is None or restart_timeout < 0:
         raise ValidationError("restart_timeout", restart_timeout, "must be 0 or more seconds")
+    renew = p.get("renew") or "link_bounce"
+    if renew not in RENEW_MODES:
+        raise ValidationError("renew", renew, "must be one of %s" % ", ".join(RENEW_MODES))
+    if renew == "restart" and not p.get("restart"):
+        raise ValidationError("renew", renew, "restarting the domain after a live move needs restart=true too "
+                              "(or renew=link_bounce to only bounce the link)")
+    down = p.get("renew_down_time")
+    down = RENEW_DOWN_TIME if down is None else down
+    if not 1 <= down <= RENEW_DOWN_TIME_MAX:
+        raise ValidationError("renew_down_time", down, "must be 1 to %d seconds" % RENEW_DOWN_TIME_MAX)
     if p.get("state", "present") == "absent":
         return Desired(domain=domain, iface=Interface(mac=mac, alias=ua), state="absent",
                        restart=bool(p.get("restart")), restart_timeout=restart_timeout)
@@ -152,7 +174,7 @@ def desired_from_params(p: dict) -> Desired:
         vlan=p.get("vlan"), managed=p.get("managed"),
     )
     return Desired(domain=domain, iface=iface, state="present", restart=bool(p.get("restart")),
-                   restart_timeout=restart_timeout)
+                   restart_timeout=restart_timeout, renew=renew, renew_down_time=down)
 
 
 def _only(option: str, p: dict, itype: str | None, types: tuple) -> None:

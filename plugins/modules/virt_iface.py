@@ -25,7 +25,8 @@ description:
   - "B(Running and shut-off domains.) On a running domain a change goes to the live domain and to its
     persistent config; on a shut-off domain to the config. Link state (the web console's Plug/Unplug), the
     source of a V(network) or V(bridge) interface (another network or bridge, also between the two
-    types), hotplug of a new interface and hot-unplug (O(state=absent)) are applied live."
+    types), hotplug of a new interface and hot-unplug (O(state=absent)) are applied live. After a live move the
+    guest is made to renew its address on the new network, see O(renew)."
   - Other changes (model, MAC, type, alias, boot order, passt settings, a macvtap turned into a bridge)
     cannot be made to a running domain. They are written to the config and returned in RV(pending) with
     RV(restart_required=true); with O(restart=true) the module shuts the domain down (destroying it after
@@ -154,12 +155,41 @@ options:
     description:
       - Allow shutting the domain down and starting it again when a change cannot be made to the running
         domain (and for a hotplug into a domain without ACPI).
+      - "Refused, before any change and in check mode too, when the domain's config names an existing host interface
+        as the C(<target dev>) of one of its NICs (a hand-edited config; the module never sets one): libvirt would
+        fail to start the domain again, and a failed start removes the interface by that name."
     type: bool
     default: false
   restart_timeout:
     description: Seconds the guest gets to shut down before the domain is destroyed (with O(restart=true)).
     type: int
     default: 60
+  renew:
+    description:
+      - "What makes the guest take an address on its new network after a running interface was moved live to another
+        network or bridge (O(source), or O(type) between V(network) and V(bridge)). libvirt moves the host side of the
+        NIC, but the guest notices nothing and keeps the address (and DHCP lease) of the old network, which is useless
+        on the new one. Configuring virtual machine network connections, 15.9 makes the change on a shut-down VM,
+        starts it and then has the guest take its address on the new network."
+      - V(link_bounce) sets the link of the running interface down, waits O(renew_down_time) seconds and sets it up
+        again (the web console's Unplug and Plug), so the guest's DHCP client sees its carrier come back and asks the
+        new network for a lease. The domain keeps running.
+      - V(restart) shuts the domain down and starts it again instead (with O(restart_timeout)); it needs
+        O(restart=true).
+      - V(none) only moves the interface; the guest keeps its old address until it renews by itself.
+      - Nothing is done when the interface did not move, when the domain is shut off, or when the task sets
+        O(link=down). RV(renewed) and RV(actions) say what was done (predicted in check mode).
+    type: str
+    choices: [link_bounce, restart, none]
+    default: link_bounce
+  renew_down_time:
+    description:
+      - Seconds the link stays down during a V(link_bounce) (1 to 300).
+      - The default is longer than the few seconds NetworkManager in a guest ignores a lost carrier for, so a
+        guest managed by NetworkManager really restarts DHCP; a guest whose DHCP client reacts to every carrier
+        change (like busybox C(udhcpc) driven by link events) needs less.
+    type: int
+    default: 8
 notes:
   - Hotplug on a C(pc) (i440fx) machine needs C(<features><acpi/></features>) in the domain; without it the module
     fails and says so (or, with O(restart=true), adds the interface to the config and restarts).
@@ -189,13 +219,23 @@ EXAMPLES = r"""
     alias: ua-frontend
     link: down
 
-- name: Make the VM visible on the LAN - move the NIC to the host bridge br0, live
+- name: Make the VM visible on the LAN - move the NIC to the host bridge br0, live; its link is bounced so the guest
+    takes a LAN address (renewed=link_bounce in the result)
   virtnet.networking.virt_iface:
     domain: web1
     alias: ua-frontend
     type: bridge
     source: br0
     link: up
+
+- name: Move a NIC to another network and restart the VM instead of bouncing its link
+  virtnet.networking.virt_iface:
+    domain: web1
+    alias: ua-frontend
+    type: network
+    source: lab
+    renew: restart
+    restart: true
 
 - name: Replace a macvtap connection by the bridge br0; MAC, PCI address and boot order are kept
   virtnet.networking.virt_iface:
@@ -306,6 +346,16 @@ restarted:
   description: How the domain was restarted (shut down by the guest, or destroyed after the timeout).
   returned: when the domain was restarted
   type: str
+renewed:
+  description:
+    - How the guest is made to renew its address after its running interface was moved live (see O(renew)) -
+      V(link_bounce) (link set down and up), V(restart) (the domain was restarted, for O(renew=restart) or because
+      another change of the task needed it with O(restart=true)) or V(none) (nothing was done, the guest keeps its old
+      address; also when O(link=down)).
+    - Predicted in check mode.
+  returned: when the running interface is moved to another network or bridge
+  type: str
+  sample: link_bounce
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -345,6 +395,8 @@ def argument_spec() -> dict:
         managed={"type": "bool"},
         restart={"type": "bool", "default": False},
         restart_timeout={"type": "int", "default": 60},
+        renew={"type": "str", "default": "link_bounce", "choices": ["link_bounce", "restart", "none"]},
+        renew_down_time={"type": "int", "default": 8},
     )
 
 

@@ -263,3 +263,111 @@ def test_failed_define_after_hotplug_unplugs_again():
     assert module.result["failed"] and "unsupported configuration" in module.result["msg"]
     assert module.result["rolled_back"] == "undone: the hotplug"
     assert len(detached) == 1 and etree.fromstring(detached[0].encode()).find("alias").get("name") == "ua-new"
+
+
+# --------------------------------------------------------------------------
+# the link bounce after a live move (renew)
+# --------------------------------------------------------------------------
+
+class UpdatingDom(FakeDom):
+    """updateDeviceFlags replaces the running NIC with the same MAC, as
+    libvirt does, so the verifying re-read sees the move."""
+
+    def updateDeviceFlags(self, xml, flags):
+        super().updateDeviceFlags(xml, flags)
+        root = etree.fromstring(self.live.encode())
+        new = etree.fromstring(xml.encode())
+        for el in root.findall("devices/interface"):
+            if el.find("mac").get("address") == new.find("mac").get("address"):
+                el.getparent().replace(el, new)
+        self.live = etree.tostring(root, encoding="unicode")
+
+
+def _links(calls):
+    """(source network, link state) of every live update sent."""
+    out = []
+    for kind, xml, flags in calls:
+        el = etree.fromstring(xml.encode())
+        link = el.find("link")
+        out.append((el.find("source").get("network"), link.get("state") if link is not None else "up", flags))
+    return out
+
+
+@pytest.mark.parametrize("renew, expected", [
+    (None, [("lab", "up"), ("lab", "down"), ("lab", "up")]),
+    ("link_bounce", [("lab", "up"), ("lab", "down"), ("lab", "up")]),
+    ("none", [("lab", "up")]),
+])
+def test_live_move_bounces_the_link_after_the_move(monkeypatch, renew, expected):
+    slept = []
+    monkeypatch.setattr(ie.time, "sleep", slept.append)
+    vm = UpdatingDom("vm1", dom_xml("vm1", [NIC_A]), dom_xml("vm1", [NIC_A_LIVE % "ua-web"]))
+    lv = FakeLv([vm], networks=("default", "lab"))
+    params = dict(domain="vm1", alias="ua-web", type="network", source="lab", renew_down_time=3)
+    if renew:
+        params["renew"] = renew
+    # check mode predicts it and sends nothing
+    module, eng = engine_for(lv, **params)
+    module.check_mode = True
+    run(module, eng)
+    kinds = [a["kind"] for a in module.result["actions"]]
+    assert module.result["renewed"] == (renew or "link_bounce") and vm.calls == [] and lv.defined == []
+    # the real run does what check mode said
+    module, eng = engine_for(lv, **params)
+    run(module, eng)
+    assert not module.result.get("failed"), module.result
+    assert [a["kind"] for a in module.result["actions"]] == kinds
+    assert module.result["renewed"] == (renew or "link_bounce")
+    assert [(s, st) for s, st, _f in _links(vm.calls)] == expected
+    assert all(f == ie.AFFECT_LIVE for _s, _st, f in _links(vm.calls))
+    assert slept == ([3] if len(expected) > 1 else [])
+    assert module.result["interface"]["live"]["link"] == "up"
+    # again: nothing to do, nothing reported
+    module, eng = engine_for(lv, **params)
+    run(module, eng)
+    assert module.result["changed"] is False and "renewed" not in module.result
+
+
+def test_a_failing_bounce_leaves_the_link_up_and_rolls_the_move_back(monkeypatch):
+    monkeypatch.setattr(ie.time, "sleep", lambda s: None)
+
+    class FailsOnUp(UpdatingDom):
+        def updateDeviceFlags(self, xml, flags):
+            el = etree.fromstring(xml.encode())
+            if el.find("link") is not None and el.find("link").get("state") == "up" and \
+                    any(etree.fromstring(x.encode()).find("link") is not None for _k, x, _f in self.calls):
+                self.calls.append(("update", xml, flags))
+                self.fail_next = getattr(self, "fail_next", 0) + 1
+                if self.fail_next == 1:
+                    raise RuntimeError("link up refused")
+            super().updateDeviceFlags(xml, flags)
+
+    vm = FailsOnUp("vm1", dom_xml("vm1", [NIC_A]), dom_xml("vm1", [NIC_A_LIVE % "ua-web"]))
+    config_before = vm.config
+    lv = FakeLv([vm], networks=("default", "lab"))
+    lv.call = lambda what, fn, *a, xml=None: _wrap(what, fn, *a)
+    module, eng = engine_for(lv, domain="vm1", alias="ua-web", type="network", source="lab", renew_down_time=1)
+    with pytest.raises(SystemExit):
+        run(module, eng)
+    assert module.result["failed"] and "link up refused" in module.result["msg"]
+    assert "the link bounce" in module.result["rolled_back"]
+    live = etree.fromstring(vm.live.encode()).find("devices/interface")
+    assert live.find("source").get("network") == "default"
+    assert live.find("link") is None or live.find("link").get("state") == "up"
+    assert vm.config == config_before
+
+
+def _wrap(what, fn, *args):
+    from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
+    try:
+        return fn(*args)
+    except RuntimeError as err:
+        raise VirtnetError("%s: %s" % (what, err))
+
+
+def test_read_state_lists_config_targets_and_the_links_the_domain_holds():
+    nic_a = NIC_A.replace("<model type='virtio'/>", "<target dev='lan9'/>\n      <model type='virtio'/>")
+    vm = FakeDom("vm1", dom_xml("vm1", [NIC_B, nic_a]), dom_xml("vm1", [NIC_B, NIC_A_LIVE % "ua-web"]))
+    state, _d, _c, _l = ie.read_state(FakeLv([vm]), desired(alias="ua-web"))
+    assert state.config_targets == [("interface 52:54:00:00:00:01", "lan9", True)]
+    assert state.own_links == {"vnet7"}

@@ -135,14 +135,14 @@ def test_hotplug_without_acpi_fails_unless_restart():
     assert kinds(plan) == ["define", "restart"]
 
 
-@pytest.mark.parametrize("params, hot", [
-    ({"link": "down"}, ["link"]),
-    ({"type": "network", "source": "lab"}, ["source"]),
-    ({"type": "bridge", "source": "br0"}, ["type", "source"]),
+@pytest.mark.parametrize("params, hot, renew", [
+    ({"link": "down"}, ["link"], []),
+    ({"type": "network", "source": "lab"}, ["source"], ["renew"]),
+    ({"type": "bridge", "source": "br0"}, ["type", "source"], ["renew"]),
 ])
-def test_live_changes_update_live_and_config(params, hot):
+def test_live_changes_update_live_and_config(params, hot, renew):
     plan, target = ipl.plan(desired(alias="ua-web", **params), host())
-    assert kinds(plan) == ["update", "define"]
+    assert kinds(plan) == ["update", "define"] + renew
     assert "change %s of interface" % ", ".join(hot) in plan.actions[0].summary
     assert not plan.pending
     assert target.live == dataclasses.replace(NIC, **{f: getattr(target.config, f) for f in hot})
@@ -213,15 +213,34 @@ def test_transient_domain():
     ({"alias": "ua-web", "boot_order": 1}, {"os_boot": ("hd",), "persistent": False, "config": None,
                                             "config_index": None}, "is transient: there is no config"),
     ({"alias": "ua-web", "boot_order": 1}, {"boot_orders": {1: "disk vda"}}, "already given to disk vda"),
-    ({"alias": "ua-x"}, {}, "type=None: needed"),
-    ({"alias": "ua-x", "type": "hostdev"}, {}, "source=None: needed"),
+    ({"alias": "ua-x"}, {}, "alias='ua-x': no interface with this alias exists on domain vm1; to create one, "
+                            "set type (network, bridge, direct, user, hostdev) and source"),
+    ({"alias": "ua-x", "link": "down"}, {}, "alias='ua-x': no interface with this alias exists on domain vm1"),
+    ({"alias": "ua-x", "mac": "52:54:00:00:00:77", "model": "e1000"}, {},
+     "alias='ua-x': no interface with this alias exists on domain vm1 (nor one with mac=52:54:00:00:00:77)"),
+    ({"alias": "ua-x", "type": "hostdev"}, {},
+     "source=None: needed to create a new hostdev interface (alias=ua-x: no interface with this alias exists on "
+     "domain vm1)"),
 ])
 def test_host_rules(params, kw, msg):
     have = host(**kw)
     if params["alias"] == "ua-x":
         have = dataclasses.replace(have, config=None, live=None, config_index=None)
-    with pytest.raises(ValidationError, match=msg.replace("(", r"\(")):
+    with pytest.raises(ValidationError) as err:
         ipl.plan(desired(**params), have)
+    assert msg in err.value.msg
+
+
+def test_mac_that_matches_nothing_says_so():
+    """An edit (link, model...) by a MAC the domain does not have: the MAC
+    is what is wrong, not a missing type."""
+    have = host(config=None, live=None, config_index=None)
+    for params in ({"link": "down"}, {"model": "e1000e"}):
+        with pytest.raises(ValidationError) as err:
+            ipl.plan(desired(mac="52:54:00:00:00:77", **params), have)
+        assert err.value.option == "mac"
+        assert err.value.msg.startswith("mac='52:54:00:00:00:77': no interface with this MAC exists on domain vm1; "
+                                        "to create one, set type")
 
 
 def test_unknown_domain():
@@ -240,3 +259,99 @@ def test_export_state():
     assert ipl.export_state(host(config=None, live=None)) == {}
     out = ipl.export_state(host(running=False, live=None))
     assert out["live"] is None and out["config"]["alias"] == "ua-web" and "pci_address" not in out["config"]
+
+
+# --------------------------------------------------------------------------
+# renewing the guest's lease after a live move (renew, renew_down_time)
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("params, kinds_, renewed", [
+    ({}, ["update", "define", "renew"], "link_bounce"),
+    ({"renew": "link_bounce", "renew_down_time": 2}, ["update", "define", "renew"], "link_bounce"),
+    ({"renew": "none"}, ["update", "define"], "none"),
+    ({"renew": "restart", "restart": True}, ["define", "restart"], "restart"),
+    ({"link": "down"}, ["update", "define"], "none"),          # unplugged: the guest renews when plugged
+])
+def test_live_move_renews_the_guest(params, kinds_, renewed):
+    plan, target = ipl.plan(desired(alias="ua-web", type="network", source="lab", **params), host())
+    assert kinds(plan) == kinds_ and target.renewed == renewed and not plan.pending
+    if "renew" in kinds_:
+        bounce = plan.actions[-1]
+        assert (bounce.payload.source, bounce.payload.mac) == ("lab", MAC)
+        assert "down %ds, then up" % params.get("renew_down_time", 8) in bounce.summary
+        assert "renews its DHCP lease on network lab" in bounce.summary
+    assert target.live.source == "lab"
+
+
+@pytest.mark.parametrize("params, have", [
+    ({"link": "down"}, {}),                                     # no move
+    ({"type": "network", "source": "default"}, {}),             # already there
+    ({"type": "network", "source": "lab"}, {"running": False, "live": None}),   # shut off: config only
+    ({"model": "e1000e", "restart": True}, {}),                  # restart anyway, not a live move
+])
+def test_no_move_no_renew(params, have):
+    plan, target = ipl.plan(desired(alias="ua-web", **params), host(**have))
+    assert "renew" not in kinds(plan) and target.renewed is None
+
+
+def test_live_move_with_a_cold_change_and_restart_is_renewed_by_the_restart():
+    plan, target = ipl.plan(desired(alias="ua-web", type="network", source="lab", model="e1000e", restart=True),
+                            host())
+    assert kinds(plan) == ["define", "restart"] and target.renewed == "restart"
+    plan, target = ipl.plan(desired(alias="ua-web", type="network", source="lab", model="e1000e", restart=True,
+                                    renew="none"), host())
+    assert kinds(plan) == ["define", "restart"] and target.renewed == "restart"   # what happens, whatever renew says
+
+
+def test_live_move_with_a_cold_change_still_bounces():
+    plan, target = ipl.plan(desired(alias="ua-web", type="network", source="lab", model="e1000e"), host())
+    assert kinds(plan) == ["update", "define", "renew"] and plan.pending == ["model"]
+
+
+@pytest.mark.parametrize("params, msg", [
+    ({"renew": "restart"}, "renew='restart': restarting the domain after a live move needs restart=true"),
+    ({"renew": "reboot"}, "renew='reboot': must be one of link_bounce, restart, none"),
+    ({"renew_down_time": 0}, "renew_down_time=0: must be 1 to 300 seconds"),
+    ({"renew_down_time": 301}, "renew_down_time=301"),
+])
+def test_renew_params_refused(params, msg):
+    with pytest.raises(ValidationError) as err:
+        desired(alias="ua-web", type="network", source="lab", **params)
+    assert msg in err.value.msg
+
+
+# --------------------------------------------------------------------------
+# a restart never lets libvirt create (and on failure delete) a host link
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("targets, own, params, refused", [
+    ([("interface %s" % MAC, "lan2", True)], set(), {"model": "e1000e"}, True),         # our NIC names a host NIC
+    ([("interface 52:54:00:00:00:02", "br0", False)], set(), {"model": "e1000e"}, True),  # another NIC does
+    ([("interface %s" % MAC, "lan2", True)], set(), {"type": "direct", "source": "lan2"}, False),  # type change drops it
+    ([("interface %s" % MAC, "lan2", True)], set(), {"type": "bridge", "source": "br0", "mode": None}, False),
+    ([("interface %s" % MAC, "vnet3", True)], set(), {"model": "e1000e"}, False),        # libvirt's own names
+    ([("interface %s" % MAC, "mytap0", True)], {"mytap0"}, {"model": "e1000e"}, False),   # the domain holds it
+    ([("interface %s" % MAC, "mytap0", True)], set(), {"model": "e1000e"}, False),        # not on the host
+])
+def test_restart_refuses_a_config_target_that_is_a_host_link(targets, own, params, refused):
+    params = {k: v for k, v in params.items() if v is not None}
+    have = host(config_targets=targets, own_links=own, links={"br0": True, "lan2": False, "mytap1": False})
+    if params.get("type") == "bridge":
+        # a type change on a running domain is cold only from direct; start from a macvtap NIC
+        direct = dataclasses.replace(NIC, type="direct", source="lan2", mode="bridge")
+        have = dataclasses.replace(have, config=direct, live=direct)
+    if refused:
+        with pytest.raises(ValidationError) as err:
+            ipl.plan(desired(alias="ua-web", restart=True, **params), have)
+        assert err.value.option == "restart" and "names host interface" in err.value.msg
+        assert "remove the target from the domain's config first" in err.value.msg
+        # without restart nothing starts the domain: written and pending, as before
+        plan, _t = ipl.plan(desired(alias="ua-web", **params), have)
+        assert "restart" not in kinds(plan)
+    else:
+        plan, _t = ipl.plan(desired(alias="ua-web", restart=True, **params), have)
+        assert kinds(plan)[-1] == "restart"
+    # without the host's links (a remote URI) there is nothing to check against
+    if not params.get("type"):
+        plan, _t = ipl.plan(desired(alias="ua-web", restart=True, **params), dataclasses.replace(have, links=None))
+        assert kinds(plan)[-1] == "restart"
