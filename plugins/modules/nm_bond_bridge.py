@@ -148,6 +148,7 @@ options:
     default: 30
 extends_documentation_fragment:
   - virtnet.networking.attributes
+  - virtnet.networking.attributes.ACTION_GROUP_NONE
 requirements:
   - netaddr (Python)
   - NetworkManager with C(nmcli)

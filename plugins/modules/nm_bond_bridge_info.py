@@ -20,6 +20,7 @@ options:
     type: str
 extends_documentation_fragment:
   - virtnet.networking.attributes.INFO
+  - virtnet.networking.attributes.ACTION_GROUP_NONE
 requirements:
   - NetworkManager with C(nmcli)
 author:
