@@ -39,7 +39,7 @@ ALLOWED = [
     "tests/config.yml", "tests/sanity/ignore-*.txt",
 ]
 REQUIRED = [
-    "README.md", "meta/runtime.yml", "changelogs/changelog.yaml",
+    "README.md", "COPYING", "meta/runtime.yml", "changelogs/changelog.yaml",
     "playbooks/site.yml", "playbooks/verify.yml", "playbooks/inventory/example/hosts.yml",
     "tests/config.yml",
 ]
@@ -128,3 +128,18 @@ def test_no_shipped_file_points_at_unshipped_files(shipped):
 def test_readme_points_at_nothing_unshipped(shipped):
     hits = _pointers(shipped, ["README.md"])
     assert not hits, "\n".join(hits)
+
+
+def test_licence_matches_the_headers_and_no_placeholder_urls(shipped):
+    import json
+
+    info = json.loads(shipped["MANIFEST.json"])["collection_info"]
+    assert info["license"] == ["GPL-3.0-or-later"]
+    text = shipped["COPYING"].decode()
+    assert "GNU GENERAL PUBLIC LICENSE" in text and "Version 3, 29 June 2007" in text
+    # the source headers say "GNU General Public License v3.0+"
+    header = shipped["plugins/modules/virt_network.py"].decode()
+    assert "GNU General Public License v3.0+" in header
+    for key in ("repository", "documentation", "homepage", "issues"):
+        url = info.get(key) or ""
+        assert not re.search(r"\.(invalid|example|test|localhost)(/|$)|example\.(com|org|net)", url), (key, url)
