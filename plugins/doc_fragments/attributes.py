@@ -41,3 +41,17 @@ attributes:
     description: When run twice in a row with the same parameters, the second run reports no change.
     support: full
 """
+
+    # For the NetworkManager modules: they take no option a whole group could
+    # share (no uri), so they are in no action group.
+    ACTION_GROUP_NONE = r"""
+attributes:
+  action_group:
+    description: Use C(group/virtnet.networking.libvirt) in C(module_defaults) to set defaults for the libvirt modules.
+    support: none
+    membership: []
+    details:
+      - This module is in no action group (it takes no O(virtnet.networking.virt_network#module:uri)).
+        Setting C(uri) for C(group/virtnet.networking.libvirt) or C(group/virtnet.networking.virtnet)
+        in C(module_defaults) does not reach it.
+"""

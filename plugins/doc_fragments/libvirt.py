@@ -15,6 +15,17 @@ options:
         V(qemu:///system?socket=/run/libvirt/libvirt-sock).
     type: str
     default: qemu:///system
+attributes:
+  action_group:
+    description: Use C(group/virtnet.networking.libvirt) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - virtnet.networking.libvirt
+      - virtnet.networking.virtnet
+    details:
+      - Every module of the group takes O(uri), so C(module_defaults) for the group can set it.
+      - C(virtnet.networking.virtnet) is the name of the same group in earlier documentation and holds
+        exactly the same modules; prefer C(virtnet.networking.libvirt).
 requirements:
   - libvirt-python
   - lxml

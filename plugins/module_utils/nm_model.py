@@ -8,7 +8,7 @@ NetworkManager (*have*): the same dataclasses on both sides, normalized the
 same way (addresses as ``netaddr`` text with prefix, bond modes by name,
 bond options as a dict), so comparing them is a plain ``==``.
 
-The rules of the seed (bridged mode with bonding) live in :func:`validate`.
+The bonding rules of Configuring virtual machine network connections, 15.3.3 (bridged mode) live in :func:`validate`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.errors import V
 BOND_MODES = {"0": "balance-rr", "1": "active-backup", "2": "balance-xor", "3": "broadcast",
               "4": "802.3ad", "5": "balance-tlb", "6": "balance-alb"}
 BOND_MODE_NUMBER = {name: num for num, name in BOND_MODES.items()}
-# Seed, "bridged mode": only these work with a VM on the bridge.
+# Configuring virtual machine network connections, 15.3.3 ("bridged mode"): only these work with a VM on the bridge.
 SAFE_BOND_MODES = ("active-backup", "balance-xor", "802.3ad")
 UNSAFE_MODE_REASON = ("with a bridge used by virtual machines only bonding modes 1 (active-backup), "
                       "2 (balance-xor) and 4 (802.3ad) work; modes 0, 3, 5 and 6 are likely to make "

@@ -133,7 +133,7 @@ def check_ports(want: Topology, have: HaveState, names: Names, move_ip_from: str
     for pname, p in sorted(have.standalone.items()):
         # Making an interface a port removes its addresses: refuse when it
         # carries the host's IP configuration right now, unless it moves to
-        # the bridge (seed 15.9).  This is the change that cuts a host off.
+        # the bridge (Configuring virtual machine network connections, 15.9).  This is the change that cuts a host off.
         ifn = p.ifname or p.device
         addrs = carried_addresses(p)
         if p.state and addrs and ifn != move_ip_from:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: virtnet.networking contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The seed's verification steps, as data, read from the kernel through an
+"""The Verification steps of Configuring virtual machine network connections, 15.9 and 15.10, as data, read from the kernel through an
 injectable root (:class:`FsRoot`):
 
 * the ports of a bridge and their STP port states (what ``ip link show

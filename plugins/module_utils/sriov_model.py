@@ -18,10 +18,10 @@ from ansible_collections.virtnet.networking.plugins.module_utils.errors import V
 from ansible_collections.virtnet.networking.plugins.module_utils.sysfs import PfInfo
 
 UDEV_DIR = "/etc/udev/rules.d"
-# Kernel arguments the seed gives per CPU vendor ("grubby --args=...").
+# Kernel arguments Configuring virtual machine network connections, 15.7.2 gives per CPU vendor ("grubby --args=...").
 IOMMU_ARGS = {"GenuineIntel": ("intel_iommu=on", "iommu=pt"), "AuthenticAMD": ("iommu=pt",)}
 IOMMU_ARGS_OTHER = ("iommu=pt",)   # ARM 64: the SMMU is on by default; pt for performance
-# Drivers with a caveat in the seed (15.7.2, step 4).
+# Drivers with a caveat in Configuring virtual machine network connections, 15.7.2, step 4.
 UDEV_CAVEATS = {
     "bnx2x": "the udev rule that makes VFs persistent does not work correctly on Broadcom NetXtreme II BCM57810 "
              "adapters (driver bnx2x), and attaching their VFs to Windows VMs is not reliable; check the VF count "
@@ -43,13 +43,13 @@ def iommu_args(vendor: str | None) -> tuple:
 
 
 def udev_rule_path(pf: str) -> str:
-    """The seed's file: /etc/udev/rules.d/<interface>.rules."""
+    """The file of Configuring virtual machine network connections, 15.7.2: /etc/udev/rules.d/<interface>.rules."""
     return "%s/%s.rules" % (UDEV_DIR, pf)
 
 
 def udev_rule(pf: str, driver: str, count: int) -> str:
-    """The seed's rule, with a header saying who owns the file."""
-    return ("# Managed by virtnet.networking.sriov_vf: %d VFs on %s at boot (seed 15.7.2).\n"
+    """The rule of Configuring virtual machine network connections, 15.7.2, with a header saying who owns the file."""
+    return ("# Managed by virtnet.networking.sriov_vf: %d VFs on %s at boot (Configuring virtual machine network connections, 15.7.2).\n"
             'ACTION=="add", SUBSYSTEM=="net", ENV{ID_NET_DRIVER}=="%s", ATTR{device/sriov_numvfs}="%d"\n'
             % (count, pf, driver, count))
 

@@ -85,7 +85,8 @@ def plan(want: sm.Desired, have: sm.HostState) -> tuple:
     if needs_iommu:
         missing = [a for a in sm.iommu_args(have.cpu_vendor) if a not in have.cmdline]
         if missing:
-            p.warnings.append("the IOMMU is on, but the kernel command line lacks %s, which the seed sets for VF "
+            p.warnings.append("the IOMMU is on, but the kernel command line lacks %s, which Configuring virtual machine "
+                              "network connections, 15.7.2 sets for VF "
                               "assignment (grubby --args=\"%s\" --update-kernel=ALL)"
                               % (" ".join(missing), " ".join(sm.iommu_args(have.cpu_vendor))))
 
@@ -125,7 +126,8 @@ def _plan_iommu(want: sm.Desired, have: sm.HostState, p: Plan, after: dict) -> N
                            % (why, " ".join(wanted), {"AuthenticAMD": "AMD-Vi"}.get(have.cpu_vendor or "", "VT-d")),
                            iommu_groups=0, cmdline=" ".join(have.cmdline))
     if not want.enable_iommu:
-        raise VirtnetError("%s and the kernel command line lacks %s: VFs cannot be assigned to VMs. Fix (seed 15.7.2): %s"
+        raise VirtnetError("%s and the kernel command line lacks %s: VFs cannot be assigned to VMs. "
+                           "Fix (Configuring virtual machine network connections, 15.7.2): %s"
                            % (why, " ".join(a for a in wanted if a not in have.cmdline), iommu_fix(have.cpu_vendor)),
                            iommu_groups=0, cmdline=" ".join(have.cmdline))
     if have.boot_args is None:

@@ -41,9 +41,9 @@ def mac(option: str, value: Any, *, allow_multicast: bool = False) -> str:
     return norm
 
 
-def random_libvirt_mac(seed: str | None = None) -> str:
-    """A MAC in libvirt's 52:54:00 range; deterministic for a given seed."""
-    rng = random.Random(seed)
+def random_libvirt_mac(key: str | None = None) -> str:
+    """A MAC in libvirt's 52:54:00 range; deterministic for a given key."""
+    rng = random.Random(key)
     return "%s:%02x:%02x:%02x" % (LIBVIRT_OUI, rng.randrange(256), rng.randrange(256), rng.randrange(256))
 
 

@@ -148,6 +148,7 @@ options:
     default: 30
 extends_documentation_fragment:
   - virtnet.networking.attributes
+  - virtnet.networking.attributes.ACTION_GROUP_NONE
 requirements:
   - netaddr (Python)
   - NetworkManager with C(nmcli)
@@ -158,13 +159,13 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Host bridge for externally visible VMs, host address moved from eth1 to it (seed 15.9)
+- name: Host bridge for externally visible VMs, host address moved from eth1 to it (Configuring virtual machine network connections, 15.9)
   virtnet.networking.nm_bond_bridge:
     name: bridge0
     ports: [eth1]
     move_ip_from: eth1
 
-- name: Active-backup bond under a VM bridge with no address of its own (seed 15.10)
+- name: Active-backup bond under a VM bridge with no address of its own (Configuring virtual machine network connections, 15.10)
   virtnet.networking.nm_bond_bridge:
     name: br0
     bond:

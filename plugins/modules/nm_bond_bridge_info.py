@@ -11,7 +11,8 @@ short_description: Read NetworkManager bridges, their bonds and ports, with the 
 version_added: 0.1.0
 description:
   - Returns every NetworkManager bridge (or the one in O(name)) in the model of
-    M(virtnet.networking.nm_bond_bridge), plus the seed's verification data, the bridge's ports
+    M(virtnet.networking.nm_bond_bridge), plus what the Verification steps of RHEL 10
+    I(Configuring virtual machine network connections), 15.9 and 15.10, read, the bridge's ports
     and their STP states (C(/sys/class/net/<bridge>/brif)), and for a bond the mode, MII status,
     active port and each port's link (C(/proc/net/bonding/<bond>)).
 options:
@@ -20,6 +21,7 @@ options:
     type: str
 extends_documentation_fragment:
   - virtnet.networking.attributes.INFO
+  - virtnet.networking.attributes.ACTION_GROUP_NONE
 requirements:
   - NetworkManager with C(nmcli)
 author:

@@ -20,10 +20,11 @@ description:
     C(sriov_totalvfs), and, when VFs are created or attached, that the IOMMU is on (IOMMU groups exist). When the IOMMU
     is off the error gives the fix (C(grubby --args="intel_iommu=on iommu=pt" --update-kernel=ALL) on Intel,
     C(iommu=pt) on AMD and ARM, then a reboot); O(enable_iommu=true) runs it and returns RV(reboot_required=true).
-  - The persistence rule is the seed's C(ACTION=="add", SUBSYSTEM=="net", ENV{ID_NET_DRIVER}=="<driver>",
+  - The persistence rule is the one of RHEL 10 I(Configuring virtual machine network connections), 15.7.2,
+    C(ACTION=="add", SUBSYSTEM=="net", ENV{ID_NET_DRIVER}=="<driver>",
     ATTR{device/sriov_numvfs}="<N>") in C(/etc/udev/rules.d/<pf>.rules) (mode 0644, written atomically; the module owns
     that file). It matches the driver, so it applies to every PF with that driver; the module warns when there are
-    others, and repeats the seed's warning for Broadcom BCM57810 (C(bnx2x)) adapters.
+    others, and repeats its warning for Broadcom BCM57810 (C(bnx2x)) adapters.
 options:
   pf:
     description: Network interface name of the physical function, for example V(eth1).
@@ -54,7 +55,7 @@ options:
     default: false
   enable_iommu:
     description:
-      - When the IOMMU is off, add the seed's kernel arguments to every boot entry with
+      - When the IOMMU is off, add the kernel arguments of Configuring virtual machine network connections, 15.7.2, to every boot entry with
         C(grubby --update-kernel=ALL --args=...) and return RV(reboot_required=true). Nothing else changes in that
         run; run the task again after the reboot.
     type: bool
@@ -113,7 +114,8 @@ notes:
     created it, the VF count, set back through 0 as the kernel requires, and VFs it detached from VMs, attached
     again). The failure says what was undone in C(rolled_back), as M(virtnet.networking.virt_network) does.
   - A change of the count removes and recreates all VFs, so their MAC settings on the host side are lost; VMs keep
-    their MAC in the C(<interface type='hostdev'>) definition (which is why the seed prefers it to C(<hostdev>)).
+    their MAC in the C(<interface type='hostdev'>) definition (which is why
+    I(Configuring virtual machine network connections), 15.7.2, uses it rather than C(<hostdev>)).
 requirements:
   - netaddr
 extends_documentation_fragment:
@@ -160,7 +162,7 @@ sriov:
   description:
     - The PF after the run (predicted in check mode), normalized. C(assigned) lists the VM interfaces that use its
       VFs by VF index; C(iommu.groups) says whether the IOMMU is on, C(iommu.boot_args) whether every boot entry has
-      the seed's arguments (null when not read).
+      the arguments of Configuring virtual machine network connections, 15.7.2 (null when not read).
   returned: always
   type: dict
   sample:
@@ -169,7 +171,7 @@ sriov:
     driver: ixgbe
     totalvfs: 7
     numvfs: 2
-    udev_rule: "# Managed by virtnet.networking.sriov_vf: 2 VFs on eth1 at boot (seed 15.7.2).\nACTION==\"add\",
+    udev_rule: "# Managed by virtnet.networking.sriov_vf: 2 VFs on eth1 at boot (Configuring virtual machine network connections, 15.7.2).\nACTION==\"add\",
       SUBSYSTEM==\"net\", ENV{ID_NET_DRIVER}==\"ixgbe\", ATTR{device/sriov_numvfs}=\"2\"\n"
     assigned: [{vf: 0, vm: web, mac: "52:54:00:00:01:01", config: true, live: false}]
     iommu: {groups: true, boot_args: null}

@@ -13,7 +13,7 @@ description:
   - Returns every SR-IOV capable network interface (physical function) of the host, or the one named O(pf), with its driver,
     PCI address, C(sriov_totalvfs), C(sriov_numvfs), the udev rule of M(virtnet.networking.sriov_vf), and each VF with
     its PCI address, network interface, MAC and the libvirt VMs whose definition or running configuration uses it.
-  - Also returns whether the IOMMU is on, and the kernel arguments the seed recommends for this CPU.
+  - Also returns whether the IOMMU is on, and the kernel arguments Configuring virtual machine network connections, 15.7.2 gives for this CPU.
 options:
   pf:
     description: Only this interface. An interface without SR-IOV (or an unknown one) returns an empty list.
@@ -75,7 +75,8 @@ pfs:
            vms: [{vm: web, mac: "52:54:00:00:01:01", kind: interface, config: true, live: true}]}
 iommu:
   description: "C(enabled) (IOMMU groups exist), C(groups) (how many), C(cmdline) (IOMMU arguments on the kernel
-    command line), C(recommended_args) (the seed's for this CPU), C(cpu_vendor), C(vfio) (C(/dev/vfio/vfio) exists, so a VF can
+    command line), C(recommended_args) (those of I(Configuring virtual machine network connections), 15.7.2, for this CPU),
+    C(cpu_vendor), C(vfio) (C(/dev/vfio/vfio) exists, so a VF can
     be given to a running VM)."
   returned: always
   type: dict

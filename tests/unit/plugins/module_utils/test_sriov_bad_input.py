@@ -51,12 +51,12 @@ CASES = [
      "but VFs are assigned to VMs: vm1 (VF 0, 0000:00:13.0). Detach them first, or set detach_assigned=true"),
     ("IOMMU off", {"iommu_groups": 0}, None, dict(pf="eth1", num_vfs=2),
      "the IOMMU is off (no IOMMU groups in /sys/kernel/iommu_groups) and the kernel command line lacks intel_iommu=on "
-     'iommu=pt: VFs cannot be assigned to VMs. Fix (seed 15.7.2): grubby --args="intel_iommu=on iommu=pt" '
+     'iommu=pt: VFs cannot be assigned to VMs. Fix (Configuring virtual machine network connections, 15.7.2): grubby --args="intel_iommu=on iommu=pt" '
      "--update-kernel=ALL, then reboot the host (and enable Intel VT-d in the firmware if it is off); or set "
      "enable_iommu=true to let the module run grubby (it returns reboot_required)"),
     ("IOMMU off, AMD", {"iommu_groups": 0, "cpu_vendor": "AuthenticAMD"}, None, dict(pf="eth1", attach={"vm": "vm1"}),
      "the IOMMU is off (no IOMMU groups in /sys/kernel/iommu_groups) and the kernel command line lacks iommu=pt: "
-     'VFs cannot be assigned to VMs. Fix (seed 15.7.2): grubby --args="iommu=pt" --update-kernel=ALL, then reboot '
+     'VFs cannot be assigned to VMs. Fix (Configuring virtual machine network connections, 15.7.2): grubby --args="iommu=pt" --update-kernel=ALL, then reboot '
      "the host (and enable AMD-Vi in the firmware if it is off); or set enable_iommu=true to let the module run "
      "grubby (it returns reboot_required)"),
     ("IOMMU off in firmware", {"iommu_groups": 0, "cmdline": "ro intel_iommu=on iommu=pt"}, None,

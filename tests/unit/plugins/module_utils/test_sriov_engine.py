@@ -20,7 +20,7 @@ from ansible_collections.virtnet.networking.plugins.modules import sriov_vf
 
 from fakesysfs import FakeKernel, fake_grubby
 
-RULE2 = ('# Managed by virtnet.networking.sriov_vf: 2 VFs on eth1 at boot (seed 15.7.2).\n'
+RULE2 = ('# Managed by virtnet.networking.sriov_vf: 2 VFs on eth1 at boot (Configuring virtual machine network connections, 15.7.2).\n'
          'ACTION=="add", SUBSYSTEM=="net", ENV{ID_NET_DRIVER}=="ixgbe", ATTR{device/sriov_numvfs}="2"\n')
 DOMAIN = "<domain type='qemu'><name>%s</name><devices><interface type='network'><mac address='52:54:00:aa:00:01'/>" \
          "<source network='default'/></interface></devices></domain>"
@@ -361,7 +361,7 @@ def test_iommu_off_is_refused_with_the_seeds_fix(tmp_path):
     result = h.run(pf="eth1", num_vfs=2)
     assert result["failed"] and result["msg"] == (
         "the IOMMU is off (no IOMMU groups in /sys/kernel/iommu_groups) and the kernel command line lacks "
-        "intel_iommu=on iommu=pt: VFs cannot be assigned to VMs. Fix (seed 15.7.2): "
+        "intel_iommu=on iommu=pt: VFs cannot be assigned to VMs. Fix (Configuring virtual machine network connections, 15.7.2): "
         'grubby --args="intel_iommu=on iommu=pt" --update-kernel=ALL, then reboot the host (and enable Intel VT-d in '
         "the firmware if it is off); or set enable_iommu=true to let the module run grubby (it returns "
         "reboot_required)")
