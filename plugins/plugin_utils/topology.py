@@ -124,7 +124,7 @@ class _Graph:
         out = ['digraph "%s" {' % dot_text(host),
                '  graph [rankdir=LR, nodesep=0.25, ranksep=0.6, fontname="Helvetica", fontsize=12, '
                'labelloc=t, label="%s"];' % dot_text(host),
-               '  node [style="rounded,filled", fontname="Helvetica", fontsize=10, penwidth=1];',
+               '  node [style="rounded,filled", fontname="Helvetica", fontsize=10, penwidth=1, margin="0.2,0.06"];',
                '  edge [color="#555555", arrowsize=0.6];']
 
         def emit(nid, n, indent):
@@ -283,7 +283,11 @@ def to_dot(facts: dict, drift_items: list | None = None, host: str = "hypervisor
             if item.get("parent") and item["parent"] in g.nodes:
                 g.edge(item["parent"], nid, 'style=dashed, color="%s"' % _RED)
         n = g.nodes[nid]
-        n["lines"].append("DRIFT: %s" % item["short"])
+        # "what is (want what)" on two lines: browsers' fonts run wider than Graphviz measures
+        first, sep, want = item["short"].partition(" (want ")
+        n["lines"].append("DRIFT: %s" % first)
+        if sep:
+            n["lines"].append("(want " + want)
         if "class=" not in n["extra"]:
             n["extra"] += ', color="%s", fontcolor="%s", penwidth=2, class="drift"' % (_RED, _RED)
     return g.render(host)

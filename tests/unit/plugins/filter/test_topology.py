@@ -58,7 +58,7 @@ VMID = "we_b_1___n~" + __import__("hashlib").sha1(VM.encode()).hexdigest()[:6]
 
 EXPECTED = r'''digraph "hv&amp;1" {
   graph [rankdir=LR, nodesep=0.25, ranksep=0.6, fontname="Helvetica", fontsize=12, labelloc=t, label="hv&amp;1"];
-  node [style="rounded,filled", fontname="Helvetica", fontsize=10, penwidth=1];
+  node [style="rounded,filled", fontname="Helvetica", fontsize=10, penwidth=1, margin="0.2,0.06"];
   edge [color="#555555", arrowsize=0.6];
   "bridge:br0" [shape=box, fillcolor="#dbeafe", label="bridge br0\nup, STP off"];
   "bond:bond0" [shape=box, fillcolor="#ffe2c2", label="bond bond0\nactive-backup, MII up\nactive eth1"];
@@ -67,7 +67,7 @@ EXPECTED = r'''digraph "hv&amp;1" {
   "nic:eth3" [shape=box, fillcolor="#fff4d6", label="NIC eth3 (SR-IOV PF)\nixgbe, 1 of 7 VFs\nDRIFT: VF count", color="#d00000", fontcolor="#d00000", penwidth=2, class="drift"];
   "vf:eth3/0" [shape=box, fillcolor="#fef3c7", label="VF 0 0000:03:10.0\neth3v0"];
   "net:lan" [shape=box, fillcolor="#dcfce7", label="network lan\nmode bridge, bridge br0\nactive"];
-  "net:lan-nat" [shape=box, fillcolor="#dcfce7", label="network lan-nat\nmode nat, bridge virbr9\n192.0.2.1/26 DHCP 192.0.2.10-192.0.2.40\n  host 52:54:00:00:00:0a = 192.0.2.5\nactive, autostart\nDRIFT: DHCP range 192.0.2.10-192.0.2.40 (want 192.0.2.10-192.0.2.50)", color="#d00000", fontcolor="#d00000", penwidth=2, class="drift"];
+  "net:lan-nat" [shape=box, fillcolor="#dcfce7", label="network lan-nat\nmode nat, bridge virbr9\n192.0.2.1/26 DHCP 192.0.2.10-192.0.2.40\n  host 52:54:00:00:00:0a = 192.0.2.5\nactive, autostart\nDRIFT: DHCP range 192.0.2.10-192.0.2.40\n(want 192.0.2.10-192.0.2.50)", color="#d00000", fontcolor="#d00000", penwidth=2, class="drift"];
   "pxe:lan-nat" [shape=note, fillcolor="#f3e8ff", label="PXE on lan-nat\nTFTP root /srv/tftp\nboot file boot.ipxe\nserved by TFTP"];
   "net:gone" [shape=box, fillcolor="#dcfce7", label="network gone\nDRIFT: missing", style="rounded,dashed", color="#d00000", fontcolor="#d00000", penwidth=2, class="drift"];
   subgraph "cluster_vm:VMID" {
