@@ -159,8 +159,11 @@ def _net_lines(n: dict) -> list:
         for h in dhcp_hosts(ip):
             lines.append("  host %s = %s" % (h[0] or h[2], h[1]))
     state = "active" if n.get("active") else "INACTIVE"
-    lines.append(state + (", autostart" if n.get("autostart") else "") + ("" if n.get("persistent", True)
-                                                                            else ", transient"))
+    if n.get("autostart"):
+        state += ", autostart"
+    if not n.get("persistent", True):
+        state += ", transient"
+    lines.append(state)
     return lines
 
 

@@ -7,7 +7,7 @@ mark (each names the node it concerns, see topology.node_id)."""
 from __future__ import annotations
 
 from ansible_collections.virtnet.networking.plugins.plugin_utils.topology import (
-    all_ifaces, dhcp_hosts, dhcp_ranges, fmt_ranges, node_id, norm_addr, norm_ip,
+    all_ifaces, dhcp_hosts, dhcp_ranges, fmt_ranges, node_id, norm_ip,
 )
 
 
