@@ -77,6 +77,7 @@ common=(
     libvirt-dev pkg-config libxml2-utils xorriso cpio gzip
     python3-venv debootstrap
     openssh-client  # ssh/ssh-keygen: the full-host test guest (sandbox/fullhost) and ansible's ssh
+    graphviz chromium-headless-shell  # playbooks/report.yml's pictures and its test's browser (controller only)
 )
 virt=(
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients

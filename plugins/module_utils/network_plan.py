@@ -34,7 +34,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.engine import C
 CMD_DELETE = 2
 CMD_ADD_LAST = 3
 SECTION_IP_DHCP_HOST = 4
-SECTION_IP_DHCP_RANGE = 5
+SECTION_IP_DHCP_RANGE = 5   # not 9: that is VIR_NETWORK_SECTION_PORTGROUP
 SECTION_DNS_HOST = 10
 SECTION_DNS_TXT = 11
 SECTION_DNS_SRV = 12
