@@ -29,12 +29,14 @@ ALLOWED = [
     "meta/runtime.yml",
     "changelogs/changelog.yaml", "changelogs/config.yaml",
     "plugins/modules/*.py", "plugins/module_utils/*.py", "plugins/doc_fragments/*.py",
+    "plugins/filter/*.py", "plugins/filter/*.yml", "plugins/plugin_utils/*.py",
     "roles/*/README.md", "roles/*/defaults/main.yml", "roles/*/meta/main.yml",
     "roles/*/meta/argument_specs.yml", "roles/*/tasks/*.yml", "roles/*/handlers/*.yml",
     "roles/*/templates/*", "roles/*/vars/*.yml",
-    "playbooks/site.yml", "playbooks/verify.yml", "playbooks/pxe.yml", "playbooks/tasks/*.yml",
+    "playbooks/site.yml", "playbooks/verify.yml", "playbooks/pxe.yml", "playbooks/report.yml",
+    "playbooks/tasks/*.yml", "playbooks/templates/*.j2",
     "playbooks/inventory/example/*.yml",
-    "docs/*.md", "docs/docsite/*.yml", "docs/docsite/rst/*.rst",
+    "docs/*.md", "docs/docsite/*.yml", "docs/docsite/rst/*.rst", "docs/images/*.png",
     # ansible-test reads the modules' Python floor from it (sanity of the installed tree)
     "tests/config.yml", "tests/sanity/ignore-*.txt",
 ]
