@@ -149,7 +149,9 @@ def test_macvtap_on_the_bridged_nic_is_replaced(sb, mv1, tmp_path):
     assert was["type"] == "direct" and was["source"] == "lan1"
     before = host_state(sb)
 
-    check = _role(sb, tmp_path, "externally_visible_vm", EVM, "--check")
+    # the MAC as a user may copy it (dashes, capitals): the role normalizes it
+    evm = dict(EVM, externally_visible_vm_interface_mac=MV_MAC.upper().replace(":", "-"))
+    check = _role(sb, tmp_path, "externally_visible_vm", evm, "--check")
     assert _recap(check)["failed"] == 0, check.stdout[-3000:]
     plan = re.search(r'"Plan for mv1:",\s*(.*?)\]', check.stdout, re.S)
     assert plan, check.stdout[-3000:]
@@ -157,12 +159,13 @@ def test_macvtap_on_the_bridged_nic_is_replaced(sb, mv1, tmp_path):
     assert steps == ["shut", "create", "switch", "start"], plan.group(1)
     assert host_state(sb) == before, "check mode changed the host"
 
-    applied = _role(sb, tmp_path, "externally_visible_vm", EVM)
+    applied = _role(sb, tmp_path, "externally_visible_vm", evm)
     assert _recap(applied)["failed"] == 0, applied.stdout[-4000:]
     assert plan.group(1) in applied.stdout, "the real run states the plan check mode stated"
     ran = [t for t in re.findall(r"TASK \[virtnet\.networking\.externally_visible_vm : ([^\]]+)\]\s*\*+\nchanged",
                                  applied.stdout)]
-    assert [t.split(" ")[0] for t in ran] == ["Ask", "Destroy", "Create", "Switch", "Start"], ran
+    # (Destroy only when the guest ignores the ACPI shutdown request, as the test guest does)
+    assert [t.split(" ")[0] for t in ran if not t.startswith("Destroy")] == ["Ask", "Create", "Switch", "Start"], ran
 
     now = _iface(sb, "mv1")
     assert now == dict(was, type="bridge", source="br-lan1"), (was, now)
@@ -178,6 +181,6 @@ def test_macvtap_on_the_bridged_nic_is_replaced(sb, mv1, tmp_path):
     assert ip.startswith("198.51.100."), lease
     assert probe.outside_fetch(sb, ip, "mv1"), f"{ip} does not answer from the LAN"
 
-    again = _role(sb, tmp_path, "externally_visible_vm", EVM)
+    again = _role(sb, tmp_path, "externally_visible_vm", evm)
     assert _recap(again)["changed"] == 0, again.stdout[-3000:]
     assert _recap(again)["failed"] == 0, again.stdout[-3000:]
