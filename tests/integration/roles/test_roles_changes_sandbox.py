@@ -216,3 +216,35 @@ def test_a_bond_this_kernel_cannot_make_is_rolled_back(sb, mv1, tmp_path):
     assert "rolled back" in fatal and "bond0" in fatal, fatal[:3000]
     assert "Undone: nothing had changed" in fatal, fatal[:3000]
     _same(before, host_state(sb))
+
+
+def test_a_vm_on_a_nat_network_is_switched_live(sb, mv1, tmp_path):
+    """Seed 15.9 without macvtap: no shutdown in the plan, the switch is live
+    (the guest keeps running), the second run changes nothing."""
+    net = tmp_path / "nat.xml"
+    net.write_text("<network><name>rn-nat</name><forward mode='nat'/><bridge name='virbr-rn' stp='off'/>"
+                   "<ip address='192.0.2.65' prefix='26'><dhcp><range start='192.0.2.70' end='192.0.2.90'/></dhcp>"
+                   "</ip></network>")
+    sb.virsh("net-create", str(net))
+    g = sb.start_guest("nat1", nics=[{"type": "network", "source": "rn-nat", "mac": "52:54:00:e7:0c:11"}],
+                       persistent=True)
+    try:
+        g.wait_for_lease(timeout=120)
+        boots = len(g.events("BOOTED"))
+        variables = {"externally_visible_vm_name": "nat1", "externally_visible_vm_host_interface": "lan2",
+                     "externally_visible_vm_bridge": "br-nat1"}
+        check = _role(sb, tmp_path, "externally_visible_vm", variables, "--check")
+        assert _recap(check)["failed"] == 0, check.stdout[-3000:]
+        assert ("switch interface 52:54:00:e7:0c:11 of nat1 from network rn-nat to the bridge br-nat1, keeping its "
+                "MAC and PCI address live") in check.stdout, check.stdout[-3000:]
+        assert "shut down VM" not in check.stdout
+        applied = _role(sb, tmp_path, "externally_visible_vm", variables)
+        assert _recap(applied)["failed"] == 0, applied.stdout[-4000:]
+        assert _iface(sb, "nat1")["source"] == "br-nat1"
+        assert len(g.events("BOOTED")) == boots, "the guest was restarted"
+        again = _role(sb, tmp_path, "externally_visible_vm", variables)
+        assert _recap(again)["changed"] == 0, again.stdout[-3000:]
+    finally:
+        sb.virsh("destroy", "nat1", check=False)
+        sb.virsh("undefine", "nat1", check=False)
+        sb.virsh("net-destroy", "rn-nat", check=False)
