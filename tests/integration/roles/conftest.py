@@ -1,7 +1,10 @@
-"""The fresh sandbox hypervisor with NetworkManager (instance n8) that the
-roles and playbook tests share."""
+"""The fresh sandbox hypervisor with NetworkManager that the roles and
+playbook tests of one test file share (instance n8, or VIRTNET_SANDBOX_NAME,
+or a per-process name when ROLES_SANDBOX_PER_PROCESS=1 so that parallel
+sessions never share it)."""
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -9,7 +12,10 @@ import pytest
 
 @pytest.fixture(scope="module")
 def sb(sandbox_factory):
-    box = sandbox_factory.get("n8", with_nm=True)
+    name = os.environ.get("VIRTNET_SANDBOX_NAME") or "n8"
+    if os.environ.get("ROLES_SANDBOX_PER_PROCESS") == "1":
+        name = "r%d" % os.getpid()
+    box = sandbox_factory.get(name, with_nm=True)
     # A fresh namespace's IPv6 link-local addresses finish duplicate address
     # detection a moment later (tentative -> not, routes added): let that
     # settle so the snapshots compare what the playbook might touch.

@@ -20,14 +20,22 @@ def _role(sb, tmp_path, role: str, variables: dict, *extra: str) -> subprocess.C
 
 
 def test_externally_visible_vm_check_mode_on_a_fresh_host(sb, tmp_path):
-    before = host_state(sb)
-    cp = _role(sb, tmp_path, "externally_visible_vm",
-               {"externally_visible_vm_name": "web1", "externally_visible_vm_host_interface": "lan2",
-                "externally_visible_vm_bridge": "br-ext"}, "--check", "--diff")
-    assert re.search(r"failed=0", cp.stdout), cp.stdout[-3000:]
-    assert "Check mode: the bridge br-ext does not exist yet" in cp.stdout
-    assert re.search(r'\+\s+"ports": \[\n\+\s+"lan2"\n\+\s+\]', cp.stdout), "the diff shows the planned port"
-    assert host_state(sb) == before
+    # The role refuses a VM libvirt does not know (before any change, check
+    # mode too), so the fresh host gets one: defined, shut off, on macvtap.
+    sb.define_guest("web1", nics=[{"type": "direct", "source": "lan1", "mac": "52:54:00:e7:00:11"}])
+    try:
+        before = host_state(sb)
+        cp = _role(sb, tmp_path, "externally_visible_vm",
+                   {"externally_visible_vm_name": "web1", "externally_visible_vm_host_interface": "lan2",
+                    "externally_visible_vm_bridge": "br-ext"}, "--check", "--diff")
+        assert re.search(r"failed=0", cp.stdout), cp.stdout[-3000:]
+        assert "Check mode: the bridge br-ext does not exist yet" in cp.stdout
+        assert re.search(r'\+\s+"ports": \[\n\+\s+"lan2"\n\+\s+\]', cp.stdout), "the diff shows the planned port"
+        assert ("switch interface 52:54:00:e7:00:11 of web1 from direct lan1 to the bridge br-ext, keeping its MAC and "
+                "PCI address") in cp.stdout, cp.stdout[-3000:]
+        assert host_state(sb) == before
+    finally:
+        sb.virsh("undefine", "web1", check=False)
 
 
 @pytest.mark.parametrize("role,variables,named", [
