@@ -59,9 +59,6 @@ def main(argv=None) -> int:
     p.add_argument("vm")
     p.add_argument("--mac", required=True)
     p.add_argument("--timeout", type=float, default=90)
-    p = sub.add_parser("renew")
-    p.add_argument("name")
-    p.add_argument("vm")
     p = sub.add_parser("fetch")
     p.add_argument("name")
     p.add_argument("ip")
@@ -79,13 +76,6 @@ def main(argv=None) -> int:
         print(json.dumps({"vm": a.vm, "ip": _lease(g, a.mac, None, 90)}))
     elif a.cmd == "lan-lease":
         print(json.dumps({"vm": a.vm, "ip": _lease(sb.guest(a.vm), a.mac, True, a.timeout)}))
-    elif a.cmd == "renew":
-        # What the VM's admin does after a live switch (seed 15.9 step 4):
-        # ask for a new DHCP lease on every interface.
-        g = sb.guest(a.vm)
-        for pidfile in g.run("ls /run/udhcpc.*")[1].split():
-            g.run(f"kill -USR1 $(cat {pidfile})")
-        print(json.dumps({"vm": a.vm, "renewed": True}))
     elif a.cmd == "fetch":
         ok = probe.outside_fetch(sb, a.ip, a.vm)
         print(json.dumps({"ip": a.ip, "answered": ok}))

@@ -362,7 +362,31 @@ def addresses(dom: Any) -> dict:
     return out
 
 
-def info(lv: Libvirt, domain: str | None = None) -> dict:
+def arp_devices(fs: FsRoot) -> dict:
+    """(address, mac) -> device of every complete entry of the host's ARP
+    table (/proc/net/arp)."""
+    out = {}
+    for line in (fs.read("/proc/net/arp", "") or "").splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 6 and int(f[2], 16) & 0x2:  # ATF_COM: the entry is complete
+            out[(f[0], f[3].lower())] = f[5]
+    return out
+
+
+def _current_arp(entries: list, mac: str, bridge: str | None, arp: dict | None) -> list:
+    """Drop ARP-derived addresses the NIC does not have on its current
+    bridge. libvirt's ARP source matches the MAC on any host interface, so
+    after a guest moved from one network to another, the old network's
+    address (still in the host's table, or announced by the guest while it
+    renewed) was reported as the NIC's address."""
+    if arp is None or not bridge:
+        return entries
+    return [e for e in entries if e["origin"] != "arp" or arp.get((e["address"], mac)) == bridge]
+
+
+def info(lv: Libvirt, domain: str | None = None, *, fs: FsRoot | None = None) -> dict:
+    # The host's ARP table is readable only where libvirt runs on this host.
+    arp = arp_devices(fs or FsRoot("/")) if lv.is_local else None
     doms = lv.domains()
     if domain is not None:
         doms = [d for d in doms if d.name() == domain]
@@ -382,7 +406,9 @@ def info(lv: Libvirt, domain: str | None = None) -> dict:
             entry.update(
                 host_dev=tgt.get("dev") if (tgt is not None and d.running) else None,
                 device_alias=alias.get("name") if alias is not None else None,
-                addresses=addrs.get(m.mac, []),
+                addresses=_current_arp(addrs.get(m.mac, []), m.mac,
+                                       el.find("source").get("bridge") if (d.running and el.find("source") is not None)
+                                       else None, arp),
                 in_config=m.mac in config_macs if d.persistent else False,
             )
             ifaces.append(entry)

@@ -10,6 +10,7 @@ from lxml import etree
 from ansible_collections.virtnet.networking.plugins.module_utils import iface_engine as ie
 from ansible_collections.virtnet.networking.plugins.module_utils import iface_validate as ival
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
+from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 
 DOM = """<domain type='qemu'>
   <name>%(name)s</name>
@@ -88,6 +89,8 @@ class FakeDom:
 
 
 class FakeLv:
+    is_local = False
+
     def __init__(self, doms, networks=("default",)):
         self.doms = {d.name(): d for d in doms}
         self.nets = [SimpleNamespace(name=lambda n=n: n, isActive=lambda: True) for n in networks]
@@ -238,6 +241,40 @@ def test_info_lists_nics_with_addresses():
     assert web["addresses"] == [{"address": "192.0.2.10", "prefix": 24, "family": "ipv4", "origin": "lease"}]
     assert (direct["type"], direct["mode"], direct["in_config"], direct["addresses"]) == \
         ("direct", "bridge", False, [])
+
+
+class ArpDom(FakeDom):
+    """libvirt's ARP source: every host ARP entry with the NIC's MAC, on any
+    host interface."""
+
+    def interfaceAddresses(self, source, flags):
+        if source == 2:
+            return {"vnet7": {"hwaddr": "52:54:00:00:00:01", "addrs": [
+                {"addr": "192.0.2.10", "prefix": 0, "type": 0},
+                {"addr": "198.51.100.7", "prefix": 0, "type": 0},
+                {"addr": "192.0.2.99", "prefix": 0, "type": 0}]}}
+        raise RuntimeError("no lease file")
+
+
+def test_info_reports_arp_addresses_only_from_the_nics_current_bridge(tmp_path):
+    # The guest moved from a network on lan0's segment to virbr0: its old
+    # address is still in the host's ARP table, on lan0; a third entry is
+    # incomplete (flags 0x0). Only the complete entry on virbr0 is its address.
+    (tmp_path / "proc/net").mkdir(parents=True)
+    (tmp_path / "proc/net/arp").write_text(
+        "IP address       HW type     Flags       HW address            Mask     Device\n"
+        "192.0.2.10       0x1         0x2         52:54:00:00:00:01     *        virbr0\n"
+        "198.51.100.7     0x1         0x2         52:54:00:00:00:01     *        lan0\n"
+        "192.0.2.99       0x1         0x0         52:54:00:00:00:01     *        virbr0\n")
+    vm = ArpDom("vm1", dom_xml("vm1", [NIC_A]), dom_xml("vm1", [NIC_A_LIVE % "ua-web"]))
+    lv = FakeLv([vm])
+    lv.is_local = True
+    web = ie.info(lv, fs=FsRoot(str(tmp_path)))["domains"][0]["interfaces"][0]
+    assert web["addresses"] == [{"address": "192.0.2.10", "prefix": 0, "family": "ipv4", "origin": "arp"}]
+    # A remote hypervisor's ARP table is not this host's: nothing is filtered.
+    lv.is_local = False
+    web = ie.info(lv, fs=FsRoot(str(tmp_path)))["domains"][0]["interfaces"][0]
+    assert [a["address"] for a in web["addresses"]] == ["192.0.2.10", "198.51.100.7", "192.0.2.99"]
 
 
 @pytest.mark.parametrize("domain, count", [(None, 1), ("vm1", 1), ("nope", 0)])
