@@ -3,8 +3,9 @@
 # on which nothing of this project has run yet, for tests that must watch what
 # sandbox/install-packages.sh does to such a machine (tests/stages/install-trace).
 #
-#   build.sh base   debootstrap --variant=minbase from the mirror this machine's
-#                   apt uses (sandbox/lib/debian-mirror.sh); no policy-rc.d
+#   build.sh base   debootstrap --variant=minbase (+ systemd-sysv, procps) from the
+#                   mirror this machine's apt uses (sandbox/lib/debian-mirror.sh);
+#                   no policy-rc.d
 #   build.sh nm     base + network-manager installed the way a desktop has it
 #                   (NetworkManager.service enabled) + iptables with the legacy
 #                   alternative selected (a machine whose firewall is set up)
@@ -66,7 +67,12 @@ build_base() {
     log "debootstrap bookworm (minbase) from $MIRROR"
     work=$(mktemp -d "$CACHE/build.XXXXXX")
     local root=$work/root t0=$SECONDS
+    # minbase plus what every Debian machine has and minbase lacks: the init
+    # (systemd-sysv) and procps (both Priority: important). Without them the
+    # install would bring systemd's and procps's own defaults (sysctl.d files,
+    # getty units) and the trace would blame the sandbox for them.
     unshare -m --propagation private -- debootstrap --variant=minbase \
+        --include=systemd-sysv,procps \
         bookworm "$root" "$MIRROR" >"$work/debootstrap.log" 2>&1 \
         || { tail -30 "$work/debootstrap.log" >&2; exit 1; }
     # The same suites as the machine's own bookworm source (updates, security).
@@ -80,6 +86,9 @@ build_base() {
         grep -E '^Acquire::(Check-Valid-Until|Check-Date|https?::Proxy|https?::proxy) ' \
         >"$root/etc/apt/apt.conf.d/99virtnet-host" || true
     cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+    # dpkg without fsync (as in Docker's Debian images): the installs in the
+    # root are thrown away, and the shared disk is slow under load.
+    echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/virtnet-unsafe-io"
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*_* 2>/dev/null || true
     log "debootstrap done in $((SECONDS - t0)) s"
     pack "$root" "$CACHE/base.tar"
