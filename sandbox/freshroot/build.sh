@@ -6,9 +6,10 @@
 #   build.sh base   debootstrap --variant=minbase (+ systemd-sysv, procps) from the
 #                   mirror this machine's apt uses (sandbox/lib/debian-mirror.sh);
 #                   no policy-rc.d
-#   build.sh nm     base + network-manager installed the way a desktop has it
-#                   (NetworkManager.service enabled) + iptables with the legacy
-#                   alternative selected (a machine whose firewall is set up)
+#   build.sh nm     a workstation that already is a KVM hypervisor: base +
+#                   network-manager (NetworkManager.service enabled), bookworm's
+#                   own libvirt 9.0 / qemu 7.2 with libvirt-daemon-system
+#                   (libvirtd enabled), iptables on its legacy alternative
 #
 # Prints the tarball's path on stdout. Cached in $VIRTNET_FRESHROOT_CACHE
 # (default /var/cache/virtnet-sandbox/freshroot) as <variant>.tar with a
@@ -38,7 +39,7 @@ flock 9
 # A variant's stamp: the text of the functions that build it and the mirror,
 # so an edit elsewhere in this file does not throw the cache away.
 stamp_of() {
-    { declare -f in_root pack build_base; [[ $1 == nm ]] && declare -f build_nm; echo "$MIRROR"; } |
+    { declare -f in_root pack build_base; [[ $1 != base ]] && declare -f build_variant; echo "$MIRROR $1"; } |
         sha256sum | cut -c1-16
 }
 
@@ -96,8 +97,10 @@ build_base() {
     rm -rf --one-file-system "$work"; work=
 }
 
-build_nm() {
-    log "variant nm: base + network-manager (enabled) + iptables (legacy alternative)"
+build_variant() {  # build_variant nm
+    local v=$1
+    local pkgs="network-manager iptables libvirt-daemon-system libvirt-clients qemu-system-x86 dnsmasq-base"
+    log "variant $v: base + $pkgs, as a machine that runs them has them"
     work=$(mktemp -d "$CACHE/build.XXXXXX")
     local root=$work/root t0=$SECONDS
     mkdir "$root"
@@ -108,18 +111,21 @@ build_nm() {
     chmod 755 "$root/usr/sbin/policy-rc.d"
     in_root "$root" bash -euc '
         apt-get update -qq
-        apt-get install -y -qq --no-install-recommends network-manager iptables >/dev/null
+        apt-get install -y -qq --no-install-recommends $1 >/dev/null
         update-alternatives --quiet --set iptables /usr/sbin/iptables-legacy
         update-alternatives --quiet --set ip6tables /usr/sbin/ip6tables-legacy
         apt-get clean
-    ' >"$work/nm.log" 2>&1 || { tail -30 "$work/nm.log" >&2; exit 1; }
+    ' sh "$pkgs" "$v" >"$work/$v.log" 2>&1 || { tail -30 "$work/$v.log" >&2; exit 1; }
     rm -f "$root/usr/sbin/policy-rc.d"
     rm -rf "$root"/var/lib/apt/lists/*_* 2>/dev/null || true
-    [[ -L $root/etc/systemd/system/multi-user.target.wants/NetworkManager.service ]] \
-        || { echo "variant nm: NetworkManager.service did not get enabled" >&2; exit 1; }
-    log "variant nm done in $((SECONDS - t0)) s"
-    pack "$root" "$CACHE/nm.tar"
-    stamp_of nm >"$CACHE/nm.stamp"
+    local unit
+    for unit in NetworkManager.service libvirtd.service; do
+        [[ -L $root/etc/systemd/system/multi-user.target.wants/$unit ]] \
+            || { echo "variant $v: $unit did not get enabled" >&2; exit 1; }
+    done
+    log "variant $v done in $((SECONDS - t0)) s"
+    pack "$root" "$CACHE/$v.tar"
+    stamp_of "$v" >"$CACHE/$v.stamp"
     rm -rf --one-file-system "$work"; work=
 }
 
@@ -131,7 +137,7 @@ if ! fresh base; then
     build_base
     rm -f "$CACHE/nm.tar" "$CACHE/nm.stamp"
 fi
-if [[ $variant == nm ]] && ! fresh nm; then
-    build_nm
+if [[ $variant != base ]] && ! fresh "$variant"; then
+    build_variant "$variant"
 fi
 echo "$CACHE/$variant.tar"
