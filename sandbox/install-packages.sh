@@ -3,12 +3,27 @@
 #
 # VIRTNET_LIBVIRT=backports (default): libvirt 11.3 + qemu 10.0 + passt from
 #   bookworm-backports (the RHEL 10 generation, the only one with passt here).
-# VIRTNET_LIBVIRT=bookworm: bookworm's own libvirt 9.0 / qemu 7.2.
+# VIRTNET_LIBVIRT=bookworm: bookworm's own libvirt 9.0 / qemu 7.2. Also the
+#   default on a machine that already has libvirt or qemu from bookworm itself:
+#   backports would upgrade the machine's own hypervisor (new dependencies pull
+#   libvirt-daemon along, --no-upgrade or not).
 #
 # Only libvirt/qemu/passt come from backports; we never add a newer release.
 set -euo pipefail
 
-flavour=${VIRTNET_LIBVIRT:-backports}
+flavour=${VIRTNET_LIBVIRT:-}
+if [[ -z $flavour ]]; then
+    flavour=backports
+    # A machine that runs its own libvirt/qemu keeps them exactly as they were.
+    for p in libvirt-daemon qemu-system-x86; do
+        v=$(dpkg-query -W -f '${db:Status-Abbrev}${Version}' "$p" 2>/dev/null || true)
+        if [[ $v == ii* && $v != *bpo* ]]; then
+            echo "install-packages: $p ${v#ii } is already installed from bookworm: using bookworm's libvirt/qemu (VIRTNET_LIBVIRT=bookworm), not upgrading it from backports" >&2
+            flavour=bookworm
+            break
+        fi
+    done
+fi
 # The stamp carries this script's own hash: a machine that ran an older
 # version (fewer packages) installs again instead of being skipped.
 stamp=/var/lib/virtnet-sandbox-packages.$flavour.$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)
