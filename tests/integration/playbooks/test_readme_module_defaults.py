@@ -1,4 +1,5 @@
-"""The README's "Use it from a playbook" example, run as a user runs it:
+"""The collection README's (docs/README.md) "Use it from a playbook" example,
+read from the README and run as a user runs it:
 ansible-playbook, FQCN tasks, ``module_defaults`` for the collection's action
 group setting ``uri``, and a NetworkManager task (nm_bond_bridge_info) in the
 same play. Before meta/runtime.yml held only modules sharing ``uri``, the
@@ -27,39 +28,31 @@ HOST = "hv1"
 NET = "lab"
 NOSOCK = "/run/virtnet-no-such-dir/libvirt-sock"
 
-README_PLAY = """
-- hosts: hypervisors
-  module_defaults:
-    group/virtnet.networking.{group}:
-      uri: qemu:///system
-  tasks:
-    - name: A NAT network with a fixed address for one guest
-      virtnet.networking.virt_network:
-        name: lab
-        forward: {{mode: nat}}
-        ips:
-          - address: 203.0.113.1/24
-            dhcp:
-              ranges: [{{start: 203.0.113.100, end: 203.0.113.200}}]
-              hosts: [{{mac: "52:54:00:00:00:10", ip: 203.0.113.10, name: web}}]
-        autostart: true
+README = os.path.join(ROOT, "docs", "README.md")   # the collection's README, as shipped
 
-    - name: The host's NetworkManager bridges, in the same play
-      virtnet.networking.nm_bond_bridge_info:
-      register: bridges
 
-    - name: The network as libvirt has it
-      virtnet.networking.virt_network_info:
-        name: lab
-      register: lab
+def readme_play(group: str) -> str:
+    """The README's "Use it from a playbook" example exactly as written (only
+    the group name varied), plus read-back tasks that prove what it did."""
+    text = open(README, encoding="utf-8").read()
+    block = re.search(r"## Use it from a playbook\n+```yaml\n(.*?)```", text, re.S)
+    assert block, "docs/README.md has no yaml example under 'Use it from a playbook'"
+    play = yaml.safe_load(block.group(1).replace("group/virtnet.networking.libvirt",
+                                                  "group/virtnet.networking." + group))
+    tasks = play[0]["tasks"]
+    assert [next(k for k in t if k.startswith("virtnet.")) for t in tasks] == \
+        ["virtnet.networking.virt_network", "virtnet.networking.nm_bond_bridge_info"], tasks
+    tasks[1]["register"] = "bridges"
+    tasks += [
+        {"name": "The network as libvirt has it", "register": "lab",
+         "virtnet.networking.virt_network_info": {"name": "lab"}},
+        {"name": "Both answered", "ansible.builtin.assert": {"that": [
+            "bridges.bridges is mapping",
+            'lab.networks | map(attribute="name") | list == ["lab"]',
+            "lab.networks[0].active"]}},
+    ]
+    return yaml.safe_dump(play, sort_keys=False)
 
-    - name: Both answered
-      ansible.builtin.assert:
-        that:
-          - bridges.bridges is mapping
-          - lab.networks | map(attribute="name") | list == ["lab"]
-          - lab.networks[0].active
-"""
 
 BOGUS_PLAY = """
 - hosts: hypervisors
@@ -118,13 +111,13 @@ def hv(sandbox_nm):
 
 @pytest.mark.parametrize("group", ["libvirt", "virtnet"])
 def test_readme_example_with_nm_task_in_the_play(hv, tmp_path, group):
-    cp = _play(hv, tmp_path, README_PLAY.format(group=group))
+    cp = _play(hv, tmp_path, readme_play(group))
     assert "Unsupported parameters" not in cp.stdout, cp.stdout[-4000:]
     assert cp.returncode == 0, cp.stdout[-4000:] + cp.stderr[-2000:]
     assert _recap(cp) == {"ok": 5, "changed": 1, "unreachable": 0, "failed": 0}   # facts + 4 tasks
     assert "203.0.113.10" in hv.virsh("net-dumpxml", NET).stdout
     # The user's second run changes nothing.
-    again = _play(hv, tmp_path, README_PLAY.format(group=group))
+    again = _play(hv, tmp_path, readme_play(group))
     assert _recap(again)["changed"] == 0, again.stdout[-4000:]
 
 
