@@ -77,6 +77,7 @@ common=(
     libvirt-dev pkg-config libxml2-utils xorriso cpio gzip
     python3-venv debootstrap
     openssh-client  # ssh/ssh-keygen: the full-host test guest (sandbox/fullhost) and ansible's ssh
+    openssh-server  # sshd of each fleet hypervisor (sandbox/fleet.py starts it in the hv's namespaces; unit disabled below)
 )
 virt=(
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
