@@ -214,9 +214,11 @@ class Fleet:
         return (f"nsenter --net=/run/netns/{host}-hv {sys.executable} -I {HERE / 'fleet.py'} "
                 f"relay 127.0.0.1 %p")
 
-    def connection_vars(self, host: str) -> dict:
-        """What the inventory says about reaching `host` (ansible's ssh connection)."""
-        return {
+    def connection_vars(self, host: str, *, with_key: bool = True) -> dict:
+        """What the inventory says about reaching `host` (ansible's ssh
+        connection). `with_key=False`: user and key come from elsewhere (an
+        AWX Machine credential: ansible-runner's ssh-agent and -u)."""
+        v = {
             "ansible_connection": "ssh",
             # The name, not 127.0.0.1: ssh's ControlPath (%C) hashes the host
             # name, and hosts that all are 127.0.0.1 would share one master
@@ -230,7 +232,7 @@ class Fleet:
                 f"-o UserKnownHostsFile={self.known_hosts}",
                 "-o StrictHostKeyChecking=yes",
                 f"-o HostKeyAlias={host}",
-                "-o IdentitiesOnly=yes",
+                *(["-o IdentitiesOnly=yes"] if with_key else []),
                 "-o ConnectTimeout=20",
             ]),
             "ansible_control_path_dir": str(self.dir / "cp"),
@@ -239,6 +241,9 @@ class Fleet:
             "ansible_remote_tmp": "/run/ansible-tmp",
             "ansible_python_interpreter": self.python,
         }
+        if not with_key:
+            del v["ansible_user"], v["ansible_ssh_private_key_file"]
+        return v
 
     def write_inventory(self, host_vars: dict[str, dict] | None = None,
                         group: str = "hypervisors") -> Path:
