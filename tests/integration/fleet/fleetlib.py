@@ -137,7 +137,7 @@ class Run:
 
     def fact(self, host: str, task: str, var: str):
         for t, _, r in self.results(host):
-            if t == task and var in r:
+            if (t == task or t.endswith(" : " + task)) and var in r:   # a role's tasks: "role : name"
                 return r[var]
         raise KeyError(f"{host}: no {var} in task {task!r}")
 
