@@ -104,7 +104,8 @@ class Fleet:
 
     @property
     def hosts(self) -> list[str]:
-        return [f"{self.name}{i}" for i in range(1, self.size + 1)]
+        # "-": fleet fl1's host 1 and fleet fl's host 11 must not share a name
+        return [f"{self.name}-{i}" for i in range(1, self.size + 1)]
 
     def sandbox(self, host: str) -> vnsb.Sandbox:
         return self.sandboxes[self.hosts.index(host)]

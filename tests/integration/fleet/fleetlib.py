@@ -195,6 +195,17 @@ def fleet_processes(fl) -> list[str]:
     return found
 
 
-def mem_used_mb() -> int:
-    info = dict(re.findall(r"(\w+):\s+(\d+)", Path("/proc/meminfo").read_text()))
-    return (int(info["MemTotal"]) - int(info["MemAvailable"])) // 1024
+def fleet_rss_mb(fl) -> int:
+    """RSS of every process in the fleet's namespaces (the machine's free
+    memory moves with other work; this does not)."""
+    total = 0
+    for sb in fl.sandboxes:
+        for pid in fx_pids(sb):
+            m = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()) \
+                if Path(f"/proc/{pid}/status").exists() else None
+            total += int(m.group(1)) if m else 0
+    return total // 1024
+
+
+def fx_pids(sb) -> list[int]:
+    return vnsb._netns_pids(sb.hv_ns) + vnsb._netns_pids(sb.out_ns)

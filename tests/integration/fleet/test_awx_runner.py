@@ -19,7 +19,9 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fleetlib as fx  # noqa: E402
 
-NAME = "sa"
+pytestmark = pytest.mark.sandbox   # needs root and the sandbox packages, like the sandbox fixtures
+
+NAME = "sa%d" % (os.getpid() % 100000)   # parallel sessions never share a fleet
 PLAYBOOK = "playbooks/site.yml"    # the job template's playbook, relative to the project
 
 

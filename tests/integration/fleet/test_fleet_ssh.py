@@ -25,7 +25,9 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fleetlib as fx  # noqa: E402
 
-NAME = "sf"
+pytestmark = pytest.mark.sandbox   # needs root and the sandbox packages, like the sandbox fixtures
+
+NAME = "sf%d" % (os.getpid() % 100000)   # parallel sessions never share a fleet
 
 TIMES: dict = {}
 
@@ -37,11 +39,10 @@ def fleet():
         pytest.skip(reason)
     if not os.path.exists("/usr/sbin/sshd"):
         pytest.skip("openssh-server missing (run sandbox/install-packages.sh)")
-    mem0 = fx.mem_used_mb()
     t0 = time.monotonic()
     fl, timings = fx.start(NAME, fx.size())
     TIMES["up_s"] = round(time.monotonic() - t0, 1)
-    TIMES["up_mem_mb"] = fx.mem_used_mb() - mem0
+    TIMES["idle_rss_mb"] = fx.fleet_rss_mb(fl)
     try:
         yield fl
     finally:
@@ -84,6 +85,7 @@ def test_check_predicts_apply_converges_again_changes_nothing_verify_reports(fle
 
     applied = fx.play(fleet, "site.yml")
     TIMES["converge_s"] = round(applied.seconds, 1)
+    TIMES["converged_rss_mb"] = fx.fleet_rss_mb(fleet)
     for h in fleet.hosts:
         assert applied.recap(h)["failed"] == 0, (h, applied.failures(h), str(applied))
         # check mode predicted exactly this host's changes, item by item

@@ -18,7 +18,9 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fleetlib as fx  # noqa: E402
 
-NAME = "sp"
+pytestmark = pytest.mark.sandbox   # needs root and the sandbox packages, like the sandbox fixtures
+
+NAME = "sp%d" % (os.getpid() % 100000)   # parallel sessions never share a fleet
 PLATFORM_PY = "/usr/bin/python3"
 PLAY = """\
 - hosts: hypervisors
