@@ -134,6 +134,8 @@ class Fleet:
         if self.size < 1:
             raise FleetError("size: give the number of hypervisors (--size)")
         t0 = time.monotonic()
+        # a previous fleet of that name may have had more hosts: its own record says which
+        Fleet(self.name).down(quiet=True)
         self.down(quiet=True)
         self.dir.mkdir(parents=True, mode=0o700)
         self.meta_path.write_text(json.dumps({"name": self.name, "size": self.size,
