@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -166,6 +167,14 @@ def test_down_leaves_no_trace():
         assert all(r.recap(h)["failed"] == 0 for h in fl.hosts), str(r)
         assert fx.fleet_processes(fl), "the test cannot see the fleet's processes"
         sshd = [sb.meta["pids"]["sshd"]["pid"] for sb in fl.sandboxes]
+        # a host that cannot be reached is named as unreachable; the other one runs
+        # sshd and its live sessions (the control master of the run above holds one)
+        fx.vnsb._kill_pids([p for p in fx.vnsb._netns_pids(fl.sandboxes[1].hv_ns)
+                            if Path(f"/proc/{p}/comm").read_text().strip() == "sshd"])
+        r = fx.play(fl, "verify.yml", "-e", '{"virtnet_networks": [], "virtnet_vm_interfaces": []}')
+        assert r.recap(fl.hosts[1])["unreachable"] == 1 and r.recap(fl.hosts[0])["failed"] == 0, str(r)
+        assert r.recap(fl.hosts[0])["unreachable"] == 0
+        assert f'Data could not be sent to remote host "{fl.hosts[1]}"' in str(r.data), str(r)
     finally:
         fl.down()
     assert fx.fleet_processes(fl) == []
