@@ -89,6 +89,7 @@ common=(
     dnsmasq-base ipxe-qemu iptables nftables busybox-static iproute2 iputils-ping
     tftp-hpa curl procps psmisc
     network-manager dbus
+    openssh-server  # sshd of each fleet hypervisor (sandbox/fleet.py starts it in the hv's namespaces; unit disabled below)
     libvirt-dev pkg-config libxml2-utils xorriso cpio gzip
     python3-venv debootstrap
     openssh-client  # ssh/ssh-keygen: the full-host test guest (sandbox/fullhost) and ansible's ssh

@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # Every shipped file must match one of these (fnmatch: "*" also matches "/").
 ALLOWED = [
     "MANIFEST.json", "FILES.json", "COPYING", "CHANGELOG.rst",
-    "bindep.txt", "requirements.txt", "execution-environment.yml",
+    "bindep.txt", "requirements.txt", "execution-environment.yml", "meta/execution-environment.yml",
     "meta/runtime.yml",
     "changelogs/changelog.yaml", "changelogs/config.yaml",
     "plugins/modules/*.py", "plugins/module_utils/*.py", "plugins/doc_fragments/*.py",
