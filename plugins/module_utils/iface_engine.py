@@ -22,7 +22,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils import iface_xm
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag
 from ansible_collections.virtnet.networking.plugins.module_utils.network_engine import is_local, read_links
 
 AFFECT_LIVE = 1

@@ -20,10 +20,10 @@ from ansible_collections.virtnet.networking.plugins.module_utils import network_
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
-from ansible_collections.virtnet.networking.plugins.module_utils import libvirt_conn
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag, libvirt_error
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import conn as libvirt_conn
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag, libvirt_error
 from ansible_collections.virtnet.networking.plugins.module_utils import network_host as nh
-from ansible_collections.virtnet.networking.plugins.module_utils.network_restart import (
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.restart import (
     attached_interfaces, restart_network, start as start_network,
 )
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner

@@ -22,8 +22,8 @@ from ansible_collections.virtnet.networking.plugins.module_utils import tftp
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, NONE, RESTART, Engine, Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
-from ansible_collections.virtnet.networking.plugins.module_utils.network_restart import (
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.restart import (
     attached_interfaces, restart_network,
 )
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner

@@ -25,7 +25,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils import validate
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine, Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
 from ansible_collections.virtnet.networking.plugins.module_utils.sysfs import Sysfs
 

@@ -364,7 +364,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.argspec import 
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 from ansible_collections.virtnet.networking.plugins.module_utils.iface_engine import IfaceEngine
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import require_libvirt
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import require_libvirt
 
 
 def argument_spec() -> dict:

@@ -8,7 +8,7 @@ import pytest
 from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils import network_engine as ne
-from ansible_collections.virtnet.networking.plugins.module_utils import network_restart as nr
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import restart as nr
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 

@@ -27,7 +27,7 @@ from typing import Any
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, flag
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag
 
 
 def _has_bridge(net_xml: str) -> bool:
