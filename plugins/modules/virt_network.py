@@ -275,7 +275,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.argspec import 
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import require_libvirt
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
-from ansible_collections.virtnet.networking.plugins.module_utils.network_engine import NetworkEngine
+from ansible_collections.virtnet.networking.plugins.module_utils.network.engine import NetworkEngine
 
 _RANGE = {"start": {"type": "str", "required": True}, "end": {"type": "str", "required": True}}
 

@@ -7,7 +7,7 @@ import netaddr
 import pytest
 from lxml import etree
 
-from ansible_collections.virtnet.networking.plugins.module_utils import network_engine as ne
+from ansible_collections.virtnet.networking.plugins.module_utils.network import engine as ne
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import restart as nr
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
@@ -130,7 +130,7 @@ class FakeModule:
 
 def test_failed_live_update_reverts_the_ones_before_it():
     from ansible_collections.virtnet.networking.plugins.module_utils.engine import Plan
-    from ansible_collections.virtnet.networking.plugins.module_utils import network_plan as npl
+    from ansible_collections.virtnet.networking.plugins.module_utils.network import plan as npl
     net = FakeNet(fail_on=2)
     engine = ne.NetworkEngine(FakeModule())
     engine.lv = FakeLv(net)

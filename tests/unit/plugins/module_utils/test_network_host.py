@@ -7,12 +7,12 @@ import os
 import pytest
 from lxml import etree
 
-from ansible_collections.virtnet.networking.plugins.module_utils import network_host as nh
-from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
-from ansible_collections.virtnet.networking.plugins.module_utils import network_plan as npl
+from ansible_collections.virtnet.networking.plugins.module_utils.network import bridge as nh
+from ansible_collections.virtnet.networking.plugins.module_utils.network import model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils.network import plan as npl
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import restart as nr
-from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
-from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
+from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
+from ansible_collections.virtnet.networking.plugins.module_utils.network import xml as nx
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 

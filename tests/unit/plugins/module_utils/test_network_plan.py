@@ -4,10 +4,10 @@ prediction check mode returns is the state the host ends up in."""
 import pytest
 from lxml import etree
 
-from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
-from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
-from ansible_collections.virtnet.networking.plugins.module_utils import network_plan as npl
-from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
+from ansible_collections.virtnet.networking.plugins.module_utils.network import model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
+from ansible_collections.virtnet.networking.plugins.module_utils.network import plan as npl
+from ansible_collections.virtnet.networking.plugins.module_utils.network import xml as nx
 
 BASE = {
     "name": "lab", "forward": {"mode": "nat"}, "bridge": {"name": "vblab", "stp": False},

@@ -4,8 +4,8 @@ with a message naming the option and the value; good input is normalized."""
 import netaddr
 import pytest
 
-from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
-from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
+from ansible_collections.virtnet.networking.plugins.module_utils.network import model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 
 V4 = {"address": "198.51.100.1/24"}

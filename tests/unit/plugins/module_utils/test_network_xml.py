@@ -7,9 +7,9 @@ import os
 import pytest
 from lxml import etree
 
-from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
-from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
-from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
+from ansible_collections.virtnet.networking.plugins.module_utils.network import model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
+from ansible_collections.virtnet.networking.plugins.module_utils.network import xml as nx
 
 SCHEMA = "/usr/share/libvirt/schemas/network.rng"
 

@@ -12,7 +12,7 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.virtnet.networking.plugins.module_utils import iface_validate as ival
-from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
+from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils import nm_model
 from ansible_collections.virtnet.networking.plugins.module_utils import pxe_model as pm
 from ansible_collections.virtnet.networking.plugins.module_utils import sriov_model as sm

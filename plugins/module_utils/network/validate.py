@@ -14,7 +14,7 @@ from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
-from ansible_collections.virtnet.networking.plugins.module_utils.network_model import (
+from ansible_collections.virtnet.networking.plugins.module_utils.network.model import (
     MODES, NAT_PORTS_DEFAULT, Desired, Dns, Host, Ip, Network, host_key, range_key,
 )
 

@@ -17,7 +17,7 @@ from typing import Any
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree, netaddr
 
-from ansible_collections.virtnet.networking.plugins.module_utils.network_model import (
+from ansible_collections.virtnet.networking.plugins.module_utils.network.model import (
     NAT_PORTS_DEFAULT, OWN_BRIDGE, Dns, Host, Ip, Network, host_key, range_key,
 )
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
-from ansible_collections.virtnet.networking.plugins.module_utils.network_model import OWN_BRIDGE, Network
+from ansible_collections.virtnet.networking.plugins.module_utils.network.model import OWN_BRIDGE, Network
 
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 

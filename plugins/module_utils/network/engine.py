@@ -13,16 +13,16 @@ from urllib.parse import urlparse
 
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
-from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
-from ansible_collections.virtnet.networking.plugins.module_utils import network_plan as npl
-from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
-from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
+from ansible_collections.virtnet.networking.plugins.module_utils.network import model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils.network import plan as npl
+from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
+from ansible_collections.virtnet.networking.plugins.module_utils.network import xml as nx
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import conn as libvirt_conn
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag, libvirt_error
-from ansible_collections.virtnet.networking.plugins.module_utils import network_host as nh
+from ansible_collections.virtnet.networking.plugins.module_utils.network import bridge as nh
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.restart import (
     attached_interfaces, restart_network, start as start_network,
 )

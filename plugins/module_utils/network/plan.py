@@ -23,10 +23,10 @@ from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
-from ansible_collections.virtnet.networking.plugins.module_utils import network_host as nh
-from ansible_collections.virtnet.networking.plugins.module_utils import network_model as nm
-from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
-from ansible_collections.virtnet.networking.plugins.module_utils import network_xml as nx
+from ansible_collections.virtnet.networking.plugins.module_utils.network import bridge as nh
+from ansible_collections.virtnet.networking.plugins.module_utils.network import model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
+from ansible_collections.virtnet.networking.plugins.module_utils.network import xml as nx
 from ansible_collections.virtnet.networking.plugins.module_utils import pxe_claim
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, NONE, RESTART, Plan
 
