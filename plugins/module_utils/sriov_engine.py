@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_model
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_xml
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import model as iface_model
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import xml as iface_xml
 from ansible_collections.virtnet.networking.plugins.module_utils import sriov_model as sm
 from ansible_collections.virtnet.networking.plugins.module_utils import sriov_plan as sp
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v

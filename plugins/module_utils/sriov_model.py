@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_model
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import model as iface_model
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 from ansible_collections.virtnet.networking.plugins.module_utils.sysfs import PfInfo

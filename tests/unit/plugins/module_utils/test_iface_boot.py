@@ -8,9 +8,9 @@ import os
 import pytest
 from lxml import etree
 
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_boot as ib
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_engine as ie
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_plan as ipl
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import boot as ib
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import engine as ie
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import plan as ipl
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 from lxml import etree
 
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_engine as ie
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_validate as ival
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import engine as ie
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import validate as ival
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 
 DOM = """<domain type='qemu'>
@@ -168,7 +168,7 @@ def test_live_nic_without_the_new_alias_is_still_the_same_nic():
     vm = FakeDom("vm1", dom_xml("vm1", [NIC_A]), dom_xml("vm1", [NIC_A_LIVE % "net0"]))
     state, _d, _c, live_el = ie.read_state(FakeLv([vm]), desired(alias="ua-web"))
     assert live_el is not None and state.live.alias is None
-    from ansible_collections.virtnet.networking.plugins.module_utils import iface_plan as ipl
+    from ansible_collections.virtnet.networking.plugins.module_utils.iface import plan as ipl
     plan, _t = ipl.plan(desired(alias="ua-web"), state)
     assert plan.actions == [] and plan.pending == ["alias"]
 

@@ -15,11 +15,11 @@ import dataclasses
 import pytest
 from lxml import etree
 
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_engine as ie
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_model as im
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_plan as ipl
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_validate as ival
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_xml as ix
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import engine as ie
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import model as im
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import plan as ipl
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import validate as ival
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import xml as ix
 from ansible_collections.virtnet.networking.plugins.modules import virt_iface
 
 MAC = "52:54:00:00:00:01"

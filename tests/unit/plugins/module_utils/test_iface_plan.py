@@ -5,9 +5,9 @@ import dataclasses
 
 import pytest
 
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_model as im
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_plan as ipl
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_validate as ival
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import model as im
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import plan as ipl
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import validate as ival
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 
 MAC = "52:54:00:00:00:01"

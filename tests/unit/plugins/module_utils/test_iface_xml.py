@@ -8,8 +8,8 @@ import os
 import pytest
 from lxml import etree
 
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_model as im
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_xml as ix
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import model as im
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import xml as ix
 
 SCHEMAS = "/usr/share/libvirt/schemas"
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_validate as ival
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import validate as ival
 from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils import nm_model
 from ansible_collections.virtnet.networking.plugins.module_utils import pxe_model as pm

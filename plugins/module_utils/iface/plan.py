@@ -40,12 +40,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_boot as ib
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_model as im
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import boot as ib
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import model as im
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, REBOOT, RESTART, Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
-from ansible_collections.virtnet.networking.plugins.module_utils.iface_validate import Desired
+from ansible_collections.virtnet.networking.plugins.module_utils.iface.validate import Desired
 
 # Types whose running connection is a tap on a bridge: libvirt moves it
 # between networks and bridges live.

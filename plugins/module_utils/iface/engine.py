@@ -14,11 +14,11 @@ from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_boot as ib
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_model as im
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_plan as ipl
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_validate as ival
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_xml as ix
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import boot as ib
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import model as im
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import plan as ipl
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import validate as ival
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import xml as ix
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot

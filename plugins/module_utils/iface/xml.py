@@ -19,7 +19,7 @@ from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree, netaddr
 
-from ansible_collections.virtnet.networking.plugins.module_utils.iface_model import (
+from ansible_collections.virtnet.networking.plugins.module_utils.iface.model import (
     ALIAS_PREFIX, Interface, PortForward, PortRange, normalized_forwards, pci, pci_attrs, pci_from_attrs,
 )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
-from ansible_collections.virtnet.networking.plugins.module_utils.iface_model import (
+from ansible_collections.virtnet.networking.plugins.module_utils.iface.model import (
     ALIAS_PREFIX, Interface, PortForward, PortRange, normalized_forwards, pci,
 )
 
