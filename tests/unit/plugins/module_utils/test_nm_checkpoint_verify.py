@@ -5,13 +5,13 @@ import json
 
 import pytest
 
-from ansible_collections.virtnet.networking.plugins.module_utils import nm_verify
+from ansible_collections.virtnet.networking.plugins.module_utils.nm import verify as nm_verify
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
-from ansible_collections.virtnet.networking.plugins.module_utils.nm_checkpoint import Checkpoint
-from ansible_collections.virtnet.networking.plugins.module_utils.nm_engine import ARGSPEC, NmBondBridge
-from ansible_collections.virtnet.networking.plugins.module_utils.nm_model import want_from_params
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.checkpoint import Checkpoint
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.engine import ARGSPEC, NmBondBridge
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.model import want_from_params
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandResult
 
 PROC_BONDING = """Ethernet Channel Bonding Driver: v6.1.0-50-cloud-amd64
@@ -218,7 +218,7 @@ class ScriptedNm(FakeNm):
         self.timeline = list(timeline)
 
     def profiles(self):
-        from ansible_collections.virtnet.networking.plugins.module_utils.nmcli import Profile
+        from ansible_collections.virtnet.networking.plugins.module_utils.nm.nmcli import Profile
         states = self.timeline.pop(0) if len(self.timeline) > 1 else self.timeline[0]
         return [Profile(uuid="u-" + n, name=n, type="x", ifname=n, state=s) for n, s in states.items()]
 

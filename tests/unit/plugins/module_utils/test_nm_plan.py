@@ -2,10 +2,10 @@
 
 import pytest
 
-from ansible_collections.virtnet.networking.plugins.module_utils import nm_plan
+from ansible_collections.virtnet.networking.plugins.module_utils.nm import plan as nm_plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
-from ansible_collections.virtnet.networking.plugins.module_utils.nm_model import want_from_params
-from ansible_collections.virtnet.networking.plugins.module_utils.nmcli import (
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.model import want_from_params
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.nmcli import (
     Names, Profile, parse_properties, parse_version, split_list, split_terse_row)
 
 OLD = Names.for_version((1, 42, 4))

@@ -13,7 +13,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import validate as ival
 from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
-from ansible_collections.virtnet.networking.plugins.module_utils import nm_model
+from ansible_collections.virtnet.networking.plugins.module_utils.nm import model as nm_model
 from ansible_collections.virtnet.networking.plugins.module_utils import pxe_model as pm
 from ansible_collections.virtnet.networking.plugins.module_utils import sriov_model as sm
 from ansible_collections.virtnet.networking.plugins.modules import (

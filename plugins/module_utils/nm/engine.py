@@ -10,14 +10,15 @@ import copy
 import os
 import time
 
-from ansible_collections.virtnet.networking.plugins.module_utils import nm_plan, nm_verify
+from ansible_collections.virtnet.networking.plugins.module_utils.nm import plan as nm_plan
+from ansible_collections.virtnet.networking.plugins.module_utils.nm import verify as nm_verify
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine, Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
-from ansible_collections.virtnet.networking.plugins.module_utils.nm_checkpoint import Checkpoint
-from ansible_collections.virtnet.networking.plugins.module_utils.nm_model import ip_from_props, want_from_params
-from ansible_collections.virtnet.networking.plugins.module_utils.nmcli import Nmcli
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.checkpoint import Checkpoint
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.model import ip_from_props, want_from_params
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.nmcli import Nmcli
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
 
 IP_OPTIONS = dict(type="dict", options=dict(

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
-from ansible_collections.virtnet.networking.plugins.module_utils.nmcli import split_list
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.nmcli import split_list
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 
 # The kernel's bonding modes: number -> name, as NetworkManager stores them.

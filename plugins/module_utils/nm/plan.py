@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, NONE, RESTART, Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
-from ansible_collections.virtnet.networking.plugins.module_utils.nm_model import (
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.model import (
     Bond, IPConfig, Topology, bond_options_from_text, bond_options_text, ip_from_props, port_profile_name)
-from ansible_collections.virtnet.networking.plugins.module_utils.nmcli import Names, Profile
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.nmcli import Names, Profile
 
 
 @dataclass
