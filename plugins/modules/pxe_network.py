@@ -228,7 +228,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.argspec import 
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import require_libvirt
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
-from ansible_collections.virtnet.networking.plugins.module_utils.pxe_engine import PxeEngine
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe.engine import PxeEngine
 
 
 def argument_spec() -> dict:

@@ -27,7 +27,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.network import 
 from ansible_collections.virtnet.networking.plugins.module_utils.network import model as nm
 from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils.network import xml as nx
-from ansible_collections.virtnet.networking.plugins.module_utils import pxe_claim
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import claim as pxe_claim
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, NONE, RESTART, Plan
 
 # virNetworkUpdate commands and sections (libvirt's enum values).

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from ansible_collections.virtnet.networking.plugins.module_utils import pxe_engine as pe
-from ansible_collections.virtnet.networking.plugins.module_utils import pxe_files as pf
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import engine as pe
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pf
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot

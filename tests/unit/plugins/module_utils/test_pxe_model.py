@@ -7,7 +7,7 @@ import os
 import pytest
 from lxml import etree
 
-from ansible_collections.virtnet.networking.plugins.module_utils import pxe_model as pm
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import model as pm
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 
 SCHEMA = "/usr/share/libvirt/schemas/network.rng"

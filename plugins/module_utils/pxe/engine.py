@@ -16,9 +16,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.virtnet.networking.plugins.module_utils import pxe_files as pf
-from ansible_collections.virtnet.networking.plugins.module_utils import pxe_model as pm
-from ansible_collections.virtnet.networking.plugins.module_utils import tftp
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pf
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import model as pm
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import tftp as tftp
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, NONE, RESTART, Engine, Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot

@@ -23,7 +23,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty impo
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 
 from ansible_collections.virtnet.networking.plugins.module_utils.network import xml as nx
-from ansible_collections.virtnet.networking.plugins.module_utils import pxe_claim
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import claim as pxe_claim
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 
