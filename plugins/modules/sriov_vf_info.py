@@ -87,7 +87,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.argspec import 
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run_info
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, require_libvirt
-from ansible_collections.virtnet.networking.plugins.module_utils.sriov_engine import info, open_root
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov.engine import info, open_root
 
 
 def argument_spec() -> dict:

@@ -13,7 +13,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils import engine as eng
-from ansible_collections.virtnet.networking.plugins.module_utils import sriov_engine as se
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov import engine as se
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.modules import sriov_vf

@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
-from ansible_collections.virtnet.networking.plugins.module_utils.sysfs import Sysfs
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov.sysfs import Sysfs
 
 from fakesysfs import FakeKernel
 

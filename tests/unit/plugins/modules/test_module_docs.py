@@ -15,7 +15,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.iface import va
 from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils.nm import model as nm_model
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import model as pm
-from ansible_collections.virtnet.networking.plugins.module_utils import sriov_model as sm
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov import model as sm
 from ansible_collections.virtnet.networking.plugins.modules import (
     nm_bond_bridge, nm_bond_bridge_info, pxe_network, pxe_network_info, sriov_vf, sriov_vf_info, virt_iface,
     virt_iface_info, virt_network, virt_network_info,

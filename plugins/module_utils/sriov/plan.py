@@ -14,7 +14,7 @@ wait), ``udev`` (the persistence rule), ``attach``.
 
 from __future__ import annotations
 
-from ansible_collections.virtnet.networking.plugins.module_utils import sriov_model as sm
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov import model as sm
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, NONE, REBOOT, RESTART, Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError

@@ -19,15 +19,15 @@ from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty impo
 
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import model as iface_model
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import xml as iface_xml
-from ansible_collections.virtnet.networking.plugins.module_utils import sriov_model as sm
-from ansible_collections.virtnet.networking.plugins.module_utils import sriov_plan as sp
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov import model as sm
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov import plan as sp
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine, Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
-from ansible_collections.virtnet.networking.plugins.module_utils.sysfs import Sysfs
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov.sysfs import Sysfs
 
 AFFECT_LIVE = 1
 AFFECT_CONFIG = 2

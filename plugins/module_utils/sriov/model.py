@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import model as iface_model
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
-from ansible_collections.virtnet.networking.plugins.module_utils.sysfs import PfInfo
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov.sysfs import PfInfo
 
 UDEV_DIR = "/etc/udev/rules.d"
 # Kernel arguments the seed gives per CPU vendor ("grubby --args=...").
