@@ -13,13 +13,13 @@ anything is changed.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pf
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import model as pm
-from ansible_collections.virtnet.networking.plugins.module_utils.pxe import tftp as tftp
-from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, NONE, RESTART, Engine, Plan
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import plan as ppl
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import tftp
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine, Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag
@@ -29,27 +29,6 @@ from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.restart
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
 
 SELINUX_SKIPPED = "skipped: SELinux is not enabled on the hypervisor"
-
-
-@dataclass
-class HostState:
-    network: str
-    active: bool = False
-    persistent: bool = False
-    config_xml: str = ""
-    config: pm.Pxe | None = None
-    live: pm.Pxe | None = None
-    guests: list = field(default_factory=list)
-    owner: pf.Owner | None = None
-    root: pf.Entry | None = None
-    files: dict = field(default_factory=dict)       # name -> Entry
-    expected: dict = field(default_factory=dict)    # name -> (size, sha256)
-    selinux: bool = False
-    ref_type: str | None = None                     # SELinux type to copy
-
-
-def _mode(m: int | None) -> str | None:
-    return None if m is None else "%04o" % m
 
 
 class PxeEngine(Engine):
@@ -67,14 +46,14 @@ class PxeEngine(Engine):
         self.w = pm.want_from_params(self.params)
         return self.w
 
-    def have(self) -> HostState:
+    def have(self) -> pm.HostState:
         w = self.w
         net = self.lv.network(w.network)
         if net is None:
             raise ValidationError("name", w.network, "no such libvirt network (define it first, e.g. with "
                                                      "virtnet.networking.virt_network)")
         config_xml = self.lv.call("reading network %r" % w.network, net.XMLDesc, flag("VIR_NETWORK_XML_INACTIVE", 1))
-        state = HostState(network=w.network, active=bool(net.isActive()), persistent=bool(net.isPersistent()),
+        state = pm.HostState(network=w.network, active=bool(net.isActive()), persistent=bool(net.isPersistent()),
                           config_xml=config_xml, config=pm.read(config_xml, w.address, w.network))
         if w.dhcp_range:
             pm.check_range(w.dhcp_range, state.config.address)
@@ -89,10 +68,13 @@ class PxeEngine(Engine):
         if state.selinux:
             self._selinux_ref = pf.selinux_reference(self.fs, w.selinux_reference)
             state.ref_type = pf.context_type(pf.context_of(self.fs.path(self._selinux_ref)))
+            state.selinux_ref = self._selinux_ref
         blocker = pf.blocking_parent(self.fs, w.tftp_root)
         if blocker:
             raise ValidationError("tftp_root", w.tftp_root, "%s is a file, not a directory" % blocker)
         state.root = pf.stat_entry(self.fs, w.tftp_root, selinux=state.selinux)
+        if state.root.exists:
+            state.names[state.root.path] = pf.names(self.fs, state.root)
         if state.root.exists and self.fs.islink(w.tftp_root):
             # The root's ancestors may be links (the administrator's layout),
             # the root itself not: the module sets its owner, mode and SELinux
@@ -126,63 +108,18 @@ class PxeEngine(Engine):
             else:
                 state.expected[bf.name] = pf.source_digest(self.fs, bf.option, bf.src, bf.content)
             state.files[bf.name] = entry
+            if entry.exists:
+                state.names[entry.path] = pf.names(self.fs, entry)
         return state
 
     def _file_path(self, name: str) -> str:
-        return self.w.tftp_root.rstrip("/") + "/" + name
+        return ppl.file_path(self.w.tftp_root, name)
 
     # -- plan --------------------------------------------------------------
-    def plan(self, want: pm.Want, have: HostState) -> Plan:
-        p = Plan()
-        if want.state != "absent" and want.tftp_root is not None:
-            self._plan_files(p, want, have)
-        target = pm.target(want, have.config)
-        changed = pm.differences(target, have.config)
-        claim = pm.claim_change(target, have.config)
-        if changed or claim or not have.persistent:
-            xml = pm.build(have.config_xml, target, want.network)
-            what = changed + ([claim] if claim else [])
-            p.add("define", "redefine network %s (%s)" % (want.network, ", ".join(what) or "make it persistent"),
-                  CONFIG, payload=xml)
-        if have.active:
-            pending = pm.differences(target, have.live)
-            if pending and want.restart:
-                who = ("reconnects running guests: " + ", ".join(have.guests)) if have.guests else "no running guests"
-                p.add("restart", "restart network %s so dnsmasq serves the new %s (%s)"
-                      % (want.network, ", ".join(pending), who), RESTART)
-            elif pending:
-                p.pending.extend(pending)
-        return p
-
-    def _plan_files(self, p: Plan, want: pm.Want, have: HostState) -> None:
-        owner = have.owner
-        root = have.root
-        who = "%s:%s" % (owner.user, owner.group)
-        if not root.exists:
-            p.add("mkdir", "create TFTP root %s (%s, %s)" % (want.tftp_root, _mode(pm.ROOT_MODE), who), NONE)
-        elif (root.mode, root.uid, root.gid) != (pm.ROOT_MODE, owner.uid, owner.gid):
-            p.add("attrs", "set TFTP root %s to %s, %s (was %s, %s:%s)"
-                  % (want.tftp_root, _mode(pm.ROOT_MODE), who, _mode(root.mode), *pf.names(self.fs, root)),
-                  NONE, payload=(None, pm.ROOT_MODE))
-        for bf in want.boot_files:
-            entry = have.files[bf.name]
-            size, digest = have.expected[bf.name]
-            if not entry.exists or entry.sha256 != digest:
-                how = "from %s" % bf.src if bf.src else "from content"
-                p.add("copy", "%s boot file %s %s (%d bytes)" % ("replace" if entry.exists else "put",
-                                                                 self._file_path(bf.name), how, size), NONE,
-                      payload=bf)
-            elif (entry.mode, entry.uid, entry.gid) != (pm.FILE_MODE, owner.uid, owner.gid):
-                p.add("attrs", "set boot file %s to %s, %s (was %s, %s:%s)"
-                      % (self._file_path(bf.name), _mode(pm.FILE_MODE), who, _mode(entry.mode),
-                         *pf.names(self.fs, entry)), NONE, payload=(bf.name, pm.FILE_MODE))
-        if have.selinux:
-            entries = [root] + [have.files[bf.name] for bf in want.boot_files]
-            if p.of_kind("mkdir", "copy") or any(pf.context_type(e.context) != have.ref_type for e in entries):
-                p.add("selinux", "label %s like %s (SELinux type %s)" % (want.tftp_root, self._selinux_ref,
-                                                                         have.ref_type), NONE)
-        else:
+    def plan(self, want: pm.Want, have: pm.HostState) -> Plan:
+        if want.state != "absent" and want.tftp_root is not None and not have.selinux:
             self.report["selinux"] = SELINUX_SKIPPED
+        return ppl.plan(want, have)
 
     # -- apply -------------------------------------------------------------
     def apply(self, plan: Plan) -> None:
@@ -235,7 +172,7 @@ class PxeEngine(Engine):
                 % (root, ctype)
 
     # -- export / predict --------------------------------------------------
-    def export(self, state: HostState) -> dict:
+    def export(self, state: pm.HostState) -> dict:
         out = state.config.export()
         out.update(network=state.network, active=state.active)
         w = self.w
@@ -250,14 +187,14 @@ class PxeEngine(Engine):
                                 if e.exists else {"name": bf.name})
         return out
 
-    def _attrs(self, e: pf.Entry, state: HostState) -> dict:
+    def _attrs(self, e: pf.Entry, state: pm.HostState) -> dict:
         user, group = pf.names(self.fs, e)
-        out = {"path": e.path, "mode": _mode(e.mode), "owner": user, "group": group}
+        out = {"path": e.path, "mode": ppl.mode_text(e.mode), "owner": user, "group": group}
         if state.selinux:
             out["selinux_type"] = pf.context_type(e.context)
         return out
 
-    def predict(self, want: pm.Want, have: HostState, plan: Plan) -> HostState:
+    def predict(self, want: pm.Want, have: pm.HostState, plan: Plan) -> pm.HostState:
         target = pm.target(want, have.config)
         pred = dataclasses.replace(have, config=target, persistent=True)
         if want.state == "absent" or want.tftp_root is None:
@@ -274,7 +211,7 @@ class PxeEngine(Engine):
         return pred
 
     # -- verify over TFTP --------------------------------------------------
-    def finish(self, after: HostState) -> None:
+    def finish(self, after: pm.HostState) -> None:
         if not self.w.verify or self.w.state == "absent":
             return
         if not after.active:

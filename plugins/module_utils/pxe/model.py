@@ -26,6 +26,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.network import 
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import claim as pxe_claim
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pf
 
 DEFAULT_OWNER = "nobody"
 ROOT_MODE = 0o755
@@ -327,3 +328,24 @@ def claim_change(want: Pxe, have: Pxe) -> str | None:
     if want.claimed:
         return "dhcp range %s-%s owned by pxe_network" % want.claimed
     return "dhcp range left to virt_network"
+
+
+@dataclass
+class HostState:
+    """What the engine read from the host: network, TFTP root, boot files."""
+
+    network: str
+    active: bool = False
+    persistent: bool = False
+    config_xml: str = ""
+    config: Pxe | None = None
+    live: Pxe | None = None
+    guests: list = field(default_factory=list)
+    owner: pf.Owner | None = None
+    root: pf.Entry | None = None
+    files: dict = field(default_factory=dict)       # name -> Entry
+    expected: dict = field(default_factory=dict)    # name -> (size, sha256)
+    selinux: bool = False
+    ref_type: str | None = None                     # SELinux type to copy
+    selinux_ref: str | None = None                  # the file whose label is copied
+    names: dict = field(default_factory=dict)       # path -> (user, group) owning it

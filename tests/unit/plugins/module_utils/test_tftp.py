@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from ansible_collections.virtnet.networking.plugins.module_utils.pxe import tftp as tftp
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import tftp
 
 
 class Server(threading.Thread):
