@@ -23,7 +23,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.engine import E
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag
-from ansible_collections.virtnet.networking.plugins.module_utils.network.engine import is_local, read_links
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.host import is_local, read_links
 
 AFFECT_LIVE = 1
 AFFECT_CONFIG = 2

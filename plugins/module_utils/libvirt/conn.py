@@ -57,7 +57,7 @@ class Libvirt:
     def is_local(self) -> bool:
         """True when libvirt runs on the machine this code runs on (its
         host links can be read under /sys)."""
-        return not urlparse(self.uri).hostname
+        return not urlparse(self.uri).hostname  # the same rule as libvirt.host.is_local
 
     @property
     def conn(self) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlparse
 
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
@@ -21,6 +20,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.engine import E
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import conn as libvirt_conn
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.host import is_local, read_links, read_routes
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag, libvirt_error
 from ansible_collections.virtnet.networking.plugins.module_utils.network import bridge as nh
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.restart import (
@@ -28,7 +28,6 @@ from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.restart
 )
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
 
-from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 
 AFFECT_LIVE = 1
 # libvirt calls made outside Libvirt.call (isActive, XMLDesc, update...) raise
@@ -36,42 +35,6 @@ AFFECT_LIVE = 1
 # errors of the step, not as the engine's "unexpected error" with a traceback.
 LIBVIRT_ERRORS = (libvirt_conn.libvirt.libvirtError,) if libvirt_conn.libvirt is not None else ()
 AFFECT_CONFIG = 2
-
-
-def is_local(uri: str) -> bool:
-    """True when libvirt runs on the machine the module runs on (so the
-    module can read the hypervisor's routes)."""
-    return not urlparse(uri).hostname
-
-
-def read_routes(fs: FsRoot) -> list:
-    """[(IPNetwork, device)] from /proc/net/route and /proc/net/ipv6_route."""
-    routes = []
-    for line in (fs.read("/proc/net/route", "") or "").splitlines()[1:]:
-        f = line.split()
-        if len(f) < 8:
-            continue
-        dest = netaddr.IPAddress(int.from_bytes(bytes.fromhex(f[1]), "little"))
-        mask = netaddr.IPAddress(int.from_bytes(bytes.fromhex(f[7]), "little"))
-        routes.append((netaddr.IPNetwork("%s/%d" % (dest, mask.netmask_bits())), f[0]))
-    for line in (fs.read("/proc/net/ipv6_route", "") or "").splitlines():
-        f = line.split()
-        if len(f) < 10 or f[9] == "lo":
-            continue
-        dest = netaddr.IPAddress(int(f[0], 16), 6)
-        plen = int(f[1], 16)
-        if dest.is_link_local() or dest.is_multicast() or plen == 128:
-            continue
-        routes.append((netaddr.IPNetwork("%s/%d" % (dest, plen)), f[9]))
-    return routes
-
-
-def read_links(fs: FsRoot) -> dict | None:
-    """{interface name: is a bridge} from /sys/class/net (None without sysfs)."""
-    names = fs.listdir("/sys/class/net")
-    if not names:
-        return None
-    return {name: fs.exists("/sys/class/net/%s/bridge" % name) for name in names}
 
 
 def read_network(lv: Libvirt, net: Any) -> npl.HostState:

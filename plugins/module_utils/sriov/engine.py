@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlparse
 
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
@@ -25,6 +24,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils import validate
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine, Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.host import is_local
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
 from ansible_collections.virtnet.networking.plugins.module_utils.sriov.sysfs import Sysfs
@@ -126,7 +126,7 @@ class SriovEngine(Engine):
 
     def want(self) -> sm.Desired:
         uri = self.params["uri"]
-        if urlparse(uri).hostname:
+        if not is_local(uri):
             # The VFs are this host's PCI devices; a remote libvirt would
             # get VFs that do not exist there.
             raise ValidationError("uri", uri, "sriov_vf manages the VFs of the host it runs on, so it needs that "

@@ -8,6 +8,7 @@ import pytest
 from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils.network import engine as ne
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import host as lh
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import restart as nr
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
@@ -40,7 +41,7 @@ def fake_root(tmp_path):
 
 
 def test_read_routes(tmp_path):
-    routes = ne.read_routes(fake_root(tmp_path))
+    routes = lh.read_routes(fake_root(tmp_path))
     assert routes == [
         (netaddr.IPNetwork("0.0.0.0/0"), "lan0"),
         (netaddr.IPNetwork("198.51.100.0/24"), "lan0"),
@@ -50,14 +51,14 @@ def test_read_routes(tmp_path):
 
 
 def test_read_links(tmp_path):
-    assert ne.read_links(fake_root(tmp_path)) == {"br0": True, "lan0": False, "virbr1": True}
-    assert ne.read_links(FsRoot(str(tmp_path / "nothing"))) is None
+    assert lh.read_links(fake_root(tmp_path)) == {"br0": True, "lan0": False, "virbr1": True}
+    assert lh.read_links(FsRoot(str(tmp_path / "nothing"))) is None
 
 
 def test_is_local():
-    assert ne.is_local("qemu:///system")
-    assert ne.is_local("qemu:///system?socket=/run/x/libvirt-sock")
-    assert not ne.is_local("qemu+ssh://root@hv1/system")
+    assert lh.is_local("qemu:///system")
+    assert lh.is_local("qemu:///system?socket=/run/x/libvirt-sock")
+    assert not lh.is_local("qemu+ssh://root@hv1/system")
 
 
 LIVE_IFACE = """<interface type='network'>
