@@ -90,7 +90,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.engine import r
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, require_libvirt
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
-from ansible_collections.virtnet.networking.plugins.module_utils.pxe.engine import info
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe.info import info
 
 
 def argument_spec() -> dict:

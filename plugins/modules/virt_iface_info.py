@@ -83,7 +83,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run_info
-from ansible_collections.virtnet.networking.plugins.module_utils.iface.engine import info
+from ansible_collections.virtnet.networking.plugins.module_utils.iface.info import info
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, require_libvirt
 

@@ -87,7 +87,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.argspec import 
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run_info
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, require_libvirt
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
-from ansible_collections.virtnet.networking.plugins.module_utils.network.engine import info
+from ansible_collections.virtnet.networking.plugins.module_utils.network.info import info
 
 
 def argument_spec() -> dict:

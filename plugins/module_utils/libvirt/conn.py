@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import traceback
 from typing import Any, Callable
-from urllib.parse import urlparse
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.host import is_local
 
 try:
     import libvirt
@@ -57,7 +57,7 @@ class Libvirt:
     def is_local(self) -> bool:
         """True when libvirt runs on the machine this code runs on (its
         host links can be read under /sys)."""
-        return not urlparse(self.uri).hostname  # the same rule as libvirt.host.is_local
+        return is_local(self.uri)
 
     @property
     def conn(self) -> Any:

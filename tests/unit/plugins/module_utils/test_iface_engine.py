@@ -8,6 +8,7 @@ import pytest
 from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import engine as ie
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import info as iinfo
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import validate as ival
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 
@@ -230,7 +231,7 @@ def test_config_copy_of_a_live_nic():
 
 def test_info_lists_nics_with_addresses():
     vm = FakeDom("vm1", dom_xml("vm1", [NIC_A]), dom_xml("vm1", [NIC_A_LIVE % "ua-web", NIC_B]))
-    out = ie.info(FakeLv([vm]))["domains"][0]
+    out = iinfo.info(FakeLv([vm]))["domains"][0]
     assert (out["name"], out["running"], out["config_only"]) == ("vm1", True, [])
     web, direct = out["interfaces"]
     assert (web["host_dev"], web["alias"], web["device_alias"], web["pci_address"], web["in_config"]) == \
@@ -243,7 +244,7 @@ def test_info_lists_nics_with_addresses():
 @pytest.mark.parametrize("domain, count", [(None, 1), ("vm1", 1), ("nope", 0)])
 def test_info_filter(domain, count):
     vm = FakeDom("vm1", dom_xml("vm1", [NIC_A]))
-    assert len(ie.info(FakeLv([vm]), domain)["domains"]) == count
+    assert len(iinfo.info(FakeLv([vm]), domain)["domains"]) == count
 
 
 def test_failed_define_after_hotplug_unplugs_again():

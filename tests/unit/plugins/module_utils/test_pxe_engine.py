@@ -9,6 +9,7 @@ import os
 import pytest
 
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import engine as pe
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import info as pinfo
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pf
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
@@ -362,7 +363,7 @@ def test_info_lists_pxe_addresses_with_file_and_pending_restart(tmp_path):
     go(tmp_path, net=net)  # config has tftp/bootp now; the "running" XML does not
     plain = FakeNet(NET_XML.replace("lab", "plain"))
     lv = FakeNets({"lab": named("lab", net), "plain": named("plain", plain)})
-    out = pe.info(lv, FsRoot(str(tmp_path)))
+    out = pinfo.info(lv, FsRoot(str(tmp_path)))
     (entry,) = out["pxe_networks"]
     assert entry["network"] == "lab" and entry["tftp_root"] == "/srv/tftp" and entry["restart_pending"] is True
     assert entry["bootp"] == {"file": "pxelinux.0", "server": None}
@@ -370,8 +371,8 @@ def test_info_lists_pxe_addresses_with_file_and_pending_restart(tmp_path):
                              "sha256": hashlib.sha256(b"\x00PXE" * 100).hexdigest()}
     assert "served" not in entry
     net.live = net.config
-    assert pe.info(lv, FsRoot(str(tmp_path)), name="lab")["pxe_networks"][0]["restart_pending"] is False
-    assert pe.info(lv, FsRoot(str(tmp_path)), name="nope") == {"pxe_networks": []}
+    assert pinfo.info(lv, FsRoot(str(tmp_path)), name="lab")["pxe_networks"][0]["restart_pending"] is False
+    assert pinfo.info(lv, FsRoot(str(tmp_path)), name="nope") == {"pxe_networks": []}
 
 
 class SelinuxModule(FakeModule):
@@ -480,7 +481,7 @@ def test_info_does_not_read_through_a_symlink_in_the_tftp_root(tmp_path, bootp, 
     target = str(outside) if link == "menu" else str(outside / "boot.ipxe")
     os.symlink(target, tmp_path / "srv/tftp" / link)
     net = named("lab", FakeNet(PXE_XML.replace("BOOT", bootp)))
-    (entry,) = pe.info(FakeNets({"lab": net}), FsRoot(str(tmp_path)))["pxe_networks"]
+    (entry,) = pinfo.info(FakeNets({"lab": net}), FsRoot(str(tmp_path)))["pxe_networks"]
     disk = entry["file"]
     assert disk["path"] == "/srv/tftp/" + bootp
     assert disk["exists"] is False and disk["size"] is None and disk["sha256"] is None, disk

@@ -14,6 +14,7 @@ from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils import engine as eng
 from ansible_collections.virtnet.networking.plugins.module_utils.sriov import engine as se
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov import info as sinfo
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.modules import sriov_vf
@@ -400,7 +401,7 @@ def test_absent_needs_no_iommu(tmp_path):
 
 def test_info_lists_pfs_vfs_and_the_vms_using_them(host):
     host.converge(pf="eth1", num_vfs=2, attach={"vm": "vm1", "vf": "1", "mac": "52:54:00:00:01:01"})
-    out = se.info(FsRoot(host.kernel.root), host.lv)
+    out = sinfo.info(FsRoot(host.kernel.root), host.lv)
     assert [p["pf"] for p in out["pfs"]] == ["eth1"]
     pf = out["pfs"][0]
     assert (pf["driver"], pf["totalvfs"], pf["numvfs"], pf["udev_rule"], pf["udev_rule_path"]) == \
@@ -408,7 +409,7 @@ def test_info_lists_pfs_vfs_and_the_vms_using_them(host):
     assert [(v["index"], v["pci"], v["netdev"], [u["vm"] for u in v["vms"]]) for v in pf["vfs"]] == \
         [(0, "0000:00:13.0", "eth1v0", []), (1, "0000:00:13.1", "eth1v1", ["vm1"])]
     assert out["iommu"]["enabled"] and out["iommu"]["recommended_args"] == ["intel_iommu=on", "iommu=pt"]
-    assert se.info(FsRoot(host.kernel.root), host.lv, "eth0")["pfs"] == []
+    assert sinfo.info(FsRoot(host.kernel.root), host.lv, "eth0")["pfs"] == []
 
 
 def test_open_root_only_takes_a_marked_fake_tree(tmp_path):
@@ -477,7 +478,7 @@ def test_a_vm_keeps_its_mac_when_the_count_changes_under_it(host):
 @pytest.mark.parametrize("pf", ["../eth1", "eth1/../eth0", "..", "a" * 16])
 def test_info_refuses_a_pf_that_is_no_interface_name_naming_pf_and_value(host, pf):
     with pytest.raises(VirtnetError) as exc:
-        se.info(FsRoot(host.kernel.root), host.lv, pf)
+        sinfo.info(FsRoot(host.kernel.root), host.lv, pf)
     assert exc.value.msg == "pf=%r: not a valid interface name (1-15 characters from letters, digits and _.:@+-)" % pf
 
 
