@@ -17,7 +17,8 @@ from ansible_collections.virtnet.networking.plugins.module_utils.engine import E
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.nm.checkpoint import Checkpoint
-from ansible_collections.virtnet.networking.plugins.module_utils.nm.model import ip_from_props, want_from_params
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.model import ip_from_props
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.validate import want_from_params
 from ansible_collections.virtnet.networking.plugins.module_utils.nm.nmcli import Nmcli
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
 

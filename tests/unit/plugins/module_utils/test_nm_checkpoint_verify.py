@@ -11,7 +11,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.errors import V
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.nm.checkpoint import Checkpoint
 from ansible_collections.virtnet.networking.plugins.module_utils.nm.engine import ARGSPEC, NmBondBridge
-from ansible_collections.virtnet.networking.plugins.module_utils.nm.model import want_from_params
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.validate import want_from_params
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandResult
 
 PROC_BONDING = """Ethernet Channel Bonding Driver: v6.1.0-50-cloud-amd64

@@ -4,7 +4,8 @@ import pytest
 
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 from ansible_collections.virtnet.networking.plugins.module_utils.nm.model import (
-    Bond, bond_options_from_text, bond_options_text, ip_from_props, want_from_params)
+    Bond, bond_options_from_text, bond_options_text, ip_from_props)
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.validate import want_from_params
 
 
 def params(**kw):

@@ -4,7 +4,7 @@ import pytest
 
 from ansible_collections.virtnet.networking.plugins.module_utils.nm import plan as nm_plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
-from ansible_collections.virtnet.networking.plugins.module_utils.nm.model import want_from_params
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.validate import want_from_params
 from ansible_collections.virtnet.networking.plugins.module_utils.nm.nmcli import (
     Names, Profile, parse_properties, parse_version, split_list, split_terse_row)
 

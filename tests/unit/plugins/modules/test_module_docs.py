@@ -13,7 +13,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import validate as ival
 from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
-from ansible_collections.virtnet.networking.plugins.module_utils.nm import model as nm_model
+from ansible_collections.virtnet.networking.plugins.module_utils.nm import validate as nm_validate
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import model as pm
 from ansible_collections.virtnet.networking.plugins.module_utils.sriov import model as sm
 from ansible_collections.virtnet.networking.plugins.modules import (
@@ -28,7 +28,7 @@ MODULES = {
     virt_network_info: None,
     virt_iface: ival.desired_from_params,
     virt_iface_info: None,
-    nm_bond_bridge: nm_model.want_from_params,
+    nm_bond_bridge: nm_validate.want_from_params,
     nm_bond_bridge_info: None,
     pxe_network: pm.want_from_params,
     pxe_network_info: None,
