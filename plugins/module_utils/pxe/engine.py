@@ -17,6 +17,7 @@ from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pf
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import model as pm
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import validate as pval
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import plan as ppl
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import tftp
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine, Plan
@@ -43,7 +44,7 @@ class PxeEngine(Engine):
 
     # -- want / have -------------------------------------------------------
     def want(self) -> pm.Want:
-        self.w = pm.want_from_params(self.params)
+        self.w = pval.want_from_params(self.params)
         return self.w
 
     def have(self) -> pm.HostState:
@@ -56,8 +57,8 @@ class PxeEngine(Engine):
         state = pm.HostState(network=w.network, active=bool(net.isActive()), persistent=bool(net.isPersistent()),
                           config_xml=config_xml, config=pm.read(config_xml, w.address, w.network))
         if w.dhcp_range:
-            pm.check_range(w.dhcp_range, state.config.address)
-        pm.check_bootp_served(w, pm.target(w, state.config), pm.dhcp_hosts(config_xml, w.address, w.network))
+            pval.check_range(w.dhcp_range, state.config.address)
+        pval.check_bootp_served(w, pm.target(w, state.config), pm.dhcp_hosts(config_xml, w.address, w.network))
         if state.active:
             state.live = pm.read(net.XMLDesc(0), state.config.address, w.network)
             state.guests = sorted({dom.name() for dom, _i in attached_interfaces(self.lv, w.network)})

@@ -19,6 +19,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty impo
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import model as iface_model
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import xml as iface_xml
 from ansible_collections.virtnet.networking.plugins.module_utils.sriov import model as sm
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov import validate as sval
 from ansible_collections.virtnet.networking.plugins.module_utils.sriov import plan as sp
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine, Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
@@ -130,7 +131,7 @@ class SriovEngine(Engine):
             # get VFs that do not exist there.
             raise ValidationError("uri", uri, "sriov_vf manages the VFs of the host it runs on, so it needs that "
                                               "host's own libvirt (a URI without a host name)")
-        return sm.desired_from_params(self.params)
+        return sval.desired_from_params(self.params)
 
     def have(self) -> sm.HostState:
         name = self.params["pf"]

@@ -8,6 +8,7 @@ import pytest
 from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import model as pm
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import validate as pval
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 
 SCHEMA = "/usr/share/libvirt/schemas/network.rng"
@@ -67,7 +68,7 @@ def rng_valid(xml):
 
 
 def test_params_normalized():
-    w = pm.want_from_params(params(tftp_root="/var/lib//tftpboot/"))
+    w = pval.want_from_params(params(tftp_root="/var/lib//tftpboot/"))
     assert w.tftp_root == "/var/lib/tftpboot"
     assert w.boot_files == [pm.BootFile(name="pxelinux.0", src="/usr/share/syslinux/pxelinux.0",
                                         option="boot_files[0]")]
@@ -104,12 +105,12 @@ def test_params_normalized():
 ])
 def test_bad_params_are_named(change, message):
     with pytest.raises(ValidationError) as exc:
-        pm.want_from_params(params(**change))
+        pval.want_from_params(params(**change))
     assert message in exc.value.msg
 
 
 def test_external_server_needs_no_local_file():
-    w = pm.want_from_params(params(tftp_root=None, boot_files=[], bootp_file="pxelinux.0", bootp_server="192.0.2.5"))
+    w = pval.want_from_params(params(tftp_root=None, boot_files=[], bootp_file="pxelinux.0", bootp_server="192.0.2.5"))
     assert (w.bootp_file, w.bootp_server, w.tftp_root) == ("pxelinux.0", "192.0.2.5", None)
 
 
@@ -130,7 +131,7 @@ def test_bridged_network_has_no_pxe_server():
 
 
 def test_build_sets_only_the_pxe_elements_and_round_trips():
-    want = pm.want_from_params(params())
+    want = pval.want_from_params(params())
     have = pm.read(BASE, None, "lab")
     target = pm.target(want, have)
     xml = pm.build(BASE, target, "lab")
@@ -152,14 +153,14 @@ def test_build_sets_only_the_pxe_elements_and_round_trips():
 
 def test_server_range_and_absent():
     rng = {"start": "192.0.2.20", "end": "192.0.2.30"}
-    want = pm.want_from_params(params(bootp_server="192.0.2.5", dhcp_range=rng))
+    want = pval.want_from_params(params(bootp_server="192.0.2.5", dhcp_range=rng))
     target = pm.target(want, pm.read(BASE, None, "lab"))
     xml = pm.build(BASE, target, "lab")
     rng_valid(xml)
     got = pm.read(xml, None, "lab")
     assert got.bootp_server == "192.0.2.5" and got.ranges == (("192.0.2.20", "192.0.2.30"),)
     assert pm.differences(got, pm.read(BASE, None, "lab")) == ["tftp root", "bootp", "dhcp range"]
-    gone = pm.target(pm.want_from_params(params(state="absent")), got)
+    gone = pm.target(pval.want_from_params(params(state="absent")), got)
     xml2 = pm.build(xml, gone, "lab")
     rng_valid(xml2)
     after = pm.read(xml2, None, "lab")
@@ -168,12 +169,12 @@ def test_server_range_and_absent():
 
 
 def test_bootp_on_an_ip_without_dhcp_creates_and_removes_dhcp():
-    want = pm.want_from_params(params(address="198.51.100.1"))
+    want = pval.want_from_params(params(address="198.51.100.1"))
     have = pm.read(BASE, "198.51.100.1", "lab")
     xml = pm.build(BASE, pm.target(want, have), "lab")
     rng_valid(xml)
     assert etree.fromstring(xml.encode()).find("ip[3]/dhcp/bootp").get("file") == "pxelinux.0"
-    gone = pm.build(xml, pm.target(pm.want_from_params(params(state="absent", address="198.51.100.1")),
+    gone = pm.build(xml, pm.target(pval.want_from_params(params(state="absent", address="198.51.100.1")),
                                    pm.read(xml, "198.51.100.1", "lab")), "lab")
     assert etree.fromstring(gone.encode()).find("ip[3]/dhcp") is None
 
@@ -183,7 +184,7 @@ def test_bootp_on_an_ip_without_dhcp_creates_and_removes_dhcp():
 # --------------------------------------------------------------------------
 
 def test_dhcp_range_is_claimed_in_metadata_and_released_without_it():
-    want = pm.want_from_params(params(dhcp_range={"start": "192.0.2.20", "end": "192.0.2.30"}))
+    want = pval.want_from_params(params(dhcp_range={"start": "192.0.2.20", "end": "192.0.2.30"}))
     have = pm.read(BASE, None, "lab")
     assert have.claimed is None
     target = pm.target(want, have)
@@ -195,7 +196,7 @@ def test_dhcp_range_is_claimed_in_metadata_and_released_without_it():
     assert back == target and pm.claim_change(pm.target(want, back), back) is None
     # The task without dhcp_range gives the range back to virt_network: the
     # claim goes, the range stays.
-    plain = pm.want_from_params(params())
+    plain = pval.want_from_params(params())
     released = pm.target(plain, back)
     assert pm.claim_change(released, back) == "dhcp range left to virt_network"
     xml2 = pm.build(xml, released, "lab")
@@ -205,10 +206,10 @@ def test_dhcp_range_is_claimed_in_metadata_and_released_without_it():
 
 def test_claim_keeps_other_applications_metadata():
     other = BASE.replace("<uuid>", "<metadata><app:x xmlns:app='http://app.example/1'/></metadata>\n  <uuid>")
-    want = pm.want_from_params(params(dhcp_range={"start": "192.0.2.20", "end": "192.0.2.30"}))
+    want = pval.want_from_params(params(dhcp_range={"start": "192.0.2.20", "end": "192.0.2.30"}))
     xml = pm.build(other, pm.target(want, pm.read(other, None, "lab")), "lab")
     rng_valid(xml)
-    released = pm.build(xml, pm.target(pm.want_from_params(params()), pm.read(xml, None, "lab")), "lab")
+    released = pm.build(xml, pm.target(pval.want_from_params(params()), pm.read(xml, None, "lab")), "lab")
     assert "http://app.example/1" in xml and "http://app.example/1" in released
     assert "dhcp-range" not in released
 
@@ -216,7 +217,7 @@ def test_claim_keeps_other_applications_metadata():
 def test_claim_is_not_a_difference_dnsmasq_sees():
     """Only the definition carries the claim: the running network's XML
     never needs a restart for it."""
-    want = pm.want_from_params(params(dhcp_range={"start": "192.0.2.100", "end": "192.0.2.150"}))
+    want = pval.want_from_params(params(dhcp_range={"start": "192.0.2.100", "end": "192.0.2.150"}))
     have = pm.read(BASE, None, "lab")
     target = pm.target(want, have)
     assert pm.differences(target, have) == ["tftp root", "bootp"]
