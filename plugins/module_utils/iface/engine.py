@@ -105,11 +105,11 @@ class DomainXml:
         self.live_ifaces = ix.interfaces(self.live) if self.live is not None else []
 
 
-def read_state(lv: Libvirt, desired: ival.Desired, *, links: dict | None = None) -> tuple:
+def read_state(lv: Libvirt, desired: im.Desired, *, links: dict | None = None) -> tuple:
     """(HostState, DomainXml or None, config element, live element)."""
     dom = lv.domain(desired.domain)
     if dom is None:
-        return ipl.HostState(domain=desired.domain), None, None, None
+        return im.HostState(domain=desired.domain), None, None, None
     d = DomainXml(lv, dom)
     want = desired.iface
     ci, config = ipl.find([m for m, _el in d.config_ifaces], want, where="config")
@@ -148,7 +148,7 @@ def read_state(lv: Libvirt, desired: ival.Desired, *, links: dict | None = None)
     own_links = {t.get("dev") for _m, el in d.live_ifaces for t in el.findall("target") if t.get("dev")}
     if d.live is not None:
         aliases |= _user_aliases(d.live, skip=live_el)
-    state = ipl.HostState(
+    state = im.HostState(
         domain=d.name, exists=True, running=d.running, persistent=d.persistent, config=config, live=live,
         config_index=ci, acpi=not _needs_acpi(d.live) if d.live is not None else True,
         os_boot=ib.os_boot(base_root), boot_devices=ib.boot_devices(base_root, skip=base_el),
@@ -167,20 +167,20 @@ class IfaceEngine(Engine):
         super().__init__(module)
         self.lv = Libvirt(self.params["uri"])
         self.fs = fs or FsRoot("/")
-        self.desired: ival.Desired | None = None
+        self.desired: im.Desired | None = None
         self._predicted: Any = None
         self._planned = False
 
-    def want(self) -> ival.Desired:
+    def want(self) -> im.Desired:
         self.desired = ival.desired_from_params(self.params)
         return self.desired
 
-    def have(self) -> ipl.HostState:
+    def have(self) -> im.HostState:
         links = read_links(self.fs) if is_local(self.params["uri"]) else None
         state, self._dom, self._config_el, self._live_el = read_state(self.lv, self.desired, links=links)
         return state
 
-    def plan(self, want: ival.Desired, have: ipl.HostState) -> Any:
+    def plan(self, want: im.Desired, have: im.HostState) -> Any:
         plan, self._predicted = ipl.plan(want, have)
         if not self._planned and self._predicted.renewed is not None:
             # The first plan says how the guest renews after a live move, in
@@ -190,11 +190,11 @@ class IfaceEngine(Engine):
         self._have = have
         return plan
 
-    def predict(self, want: Any, have: ipl.HostState, plan: Any) -> Any:
+    def predict(self, want: Any, have: im.HostState, plan: Any) -> Any:
         return dataclasses.replace(have, config=self._predicted.config, live=self._predicted.live,
                                    os_boot=self._predicted.os_boot, boot_orders=self._predicted.boot_orders)
 
-    def export(self, state: ipl.HostState) -> dict:
+    def export(self, state: im.HostState) -> dict:
         return ipl.export_state(state)
 
     # -- apply -------------------------------------------------------------

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TYPES = ("network", "bridge", "direct", "user", "hostdev")
 DIRECT_MODES = ("vepa", "bridge", "private", "passthrough")
@@ -202,3 +202,49 @@ def export(iface: Interface | None, *, with_address: bool = False) -> dict:
     if with_address:
         out["pci_address"] = iface.pci_address
     return out
+
+
+@dataclass
+class HostState:
+    """What libvirt has for the domain and the interface the task means."""
+
+    domain: str
+    exists: bool = False
+    running: bool = False
+    persistent: bool = False
+    config: Interface | None = None      # the interface in the persistent config
+    live: Interface | None = None        # the interface in the running domain
+    config_index: int | None = None         # its position among the config's <interface>s
+    others: list = field(default_factory=list)   # the domain's other interfaces (config and live)
+    acpi: bool = True                        # the running domain has <acpi/> (or needs none)
+    os_boot: tuple = ()                      # the config's <os><boot dev=...> list ("hd", ...)
+    boot_devices: list = field(default_factory=list)  # [(boot dev kind, label, ref)] other devices (iface_boot)
+    kernel: bool = False                     # the config boots a kernel directly (<os><kernel>)
+    live_os_boot: bool = False               # the running domain uses <os><boot dev=...>
+    boot_orders: dict = field(default_factory=dict)   # boot order -> what has it (other devices)
+    aliases: set = field(default_factory=set)         # user aliases of the domain's other devices
+    host_macs: dict = field(default_factory=dict)     # MAC -> "domain X" for every other NIC on the host
+    config_targets: list = field(default_factory=list)  # [(label, <target dev>, is this NIC)] in the config
+    own_links: set = field(default_factory=set)        # tap / macvtap names the running domain holds
+    networks: dict | None = None             # network name -> active; None when not read
+    links: dict | None = None                # host interface -> is a bridge; None when not visible
+
+
+# Seconds the link stays down during a link bounce: longer than the grace
+# period NetworkManager gives a lost carrier before it drops the connection
+# (so a RHEL guest really restarts DHCP), short enough not to matter on a
+# NIC whose address is useless on the new network anyway.
+RENEW_DOWN_TIME = 8
+
+
+@dataclass
+class Desired:
+    """What the task asks for, beyond the interface itself."""
+
+    domain: str
+    iface: Interface
+    state: str = "present"
+    restart: bool = False
+    restart_timeout: int = 60
+    renew: str = "link_bounce"
+    renew_down_time: int = RENEW_DOWN_TIME

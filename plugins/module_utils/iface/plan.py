@@ -45,37 +45,11 @@ from ansible_collections.virtnet.networking.plugins.module_utils.iface import mo
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, REBOOT, RESTART, Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
-from ansible_collections.virtnet.networking.plugins.module_utils.iface.validate import Desired
+from ansible_collections.virtnet.networking.plugins.module_utils.iface.model import Desired
 
 # Types whose running connection is a tap on a bridge: libvirt moves it
 # between networks and bridges live.
 BRIDGED = ("network", "bridge")
-
-
-@dataclass
-class HostState:
-    """What libvirt has for the domain and the interface the task means."""
-
-    domain: str
-    exists: bool = False
-    running: bool = False
-    persistent: bool = False
-    config: im.Interface | None = None      # the interface in the persistent config
-    live: im.Interface | None = None        # the interface in the running domain
-    config_index: int | None = None         # its position among the config's <interface>s
-    others: list = field(default_factory=list)   # the domain's other interfaces (config and live)
-    acpi: bool = True                        # the running domain has <acpi/> (or needs none)
-    os_boot: tuple = ()                      # the config's <os><boot dev=...> list ("hd", ...)
-    boot_devices: list = field(default_factory=list)  # [(boot dev kind, label, ref)] other devices (iface_boot)
-    kernel: bool = False                     # the config boots a kernel directly (<os><kernel>)
-    live_os_boot: bool = False               # the running domain uses <os><boot dev=...>
-    boot_orders: dict = field(default_factory=dict)   # boot order -> what has it (other devices)
-    aliases: set = field(default_factory=set)         # user aliases of the domain's other devices
-    host_macs: dict = field(default_factory=dict)     # MAC -> "domain X" for every other NIC on the host
-    config_targets: list = field(default_factory=list)  # [(label, <target dev>, is this NIC)] in the config
-    own_links: set = field(default_factory=set)        # tap / macvtap names the running domain holds
-    networks: dict | None = None             # network name -> active; None when not read
-    links: dict | None = None                # host interface -> is a bridge; None when not visible
 
 
 @dataclass
@@ -118,7 +92,7 @@ def stable_mac(domain: str, alias: str, used: set) -> str:
         n += 1
 
 
-def export_state(state: HostState, target: Target | None = None) -> dict:
+def export_state(state: im.HostState, target: Target | None = None) -> dict:
     config = target.config if target else state.config
     live = target.live if target else state.live
     running = target.running if target else state.running
@@ -145,7 +119,7 @@ def _not_found(ident: im.Interface, domain: str) -> tuple:
     return "mac", ident.mac, "no interface with this MAC exists on domain %s" % domain
 
 
-def _check_host(want: im.Interface, have: HostState, current: im.Interface | None, *,
+def _check_host(want: im.Interface, have: im.HostState, current: im.Interface | None, *,
                 ident: im.Interface | None = None) -> None:
     """Rules that need the host, for what this run would change; raised
     before anything is touched.  ``ident`` is the identity the task gave
@@ -199,7 +173,7 @@ def _check_host(want: im.Interface, have: HostState, current: im.Interface | Non
 LIBVIRT_TARGET_PREFIXES = ("vnet", "macvtap", "macvlan")
 
 
-def _check_start(target: im.Interface, have: HostState) -> None:
+def _check_start(target: im.Interface, have: im.HostState) -> None:
     """Before a restart: the domain's config must not name, as the target of
     a NIC, a host link that exists and that the domain does not hold.
     libvirt would try to create it at start and, when that fails, delete
@@ -217,7 +191,7 @@ def _check_start(target: im.Interface, have: HostState) -> None:
                               % (have.domain, dev, label, dev, dev))
 
 
-def target_of(desired: Desired, have: HostState) -> im.Interface:
+def target_of(desired: Desired, have: im.HostState) -> im.Interface:
     """The interface the config should end up with."""
     base = have.config if have.persistent else have.live
     if base is None and have.live is not None:
@@ -237,7 +211,7 @@ def live_changes(target: im.Interface, live: im.Interface) -> tuple:
     return hot, [d for d in diffs if d not in hot]
 
 
-def boot_conversion(desired: Desired, have: HostState, target: im.Interface) -> tuple:
+def boot_conversion(desired: Desired, have: im.HostState, target: im.Interface) -> tuple:
     """(conversion, note): what converting the domain's <os><boot dev>
     list gives when the task sets a boot order on a domain that uses it."""
     if desired.iface.boot_order is None or not have.os_boot or not have.persistent:
@@ -246,7 +220,7 @@ def boot_conversion(desired: Desired, have: HostState, target: im.Interface) -> 
     return conversion, ib.describe(have.os_boot, conversion, "interface %s" % target.mac, target.boot_order)
 
 
-def plan(desired: Desired, have: HostState) -> tuple:
+def plan(desired: Desired, have: im.HostState) -> tuple:
     """(Plan, Target)."""
     p = Plan()
     name = desired.domain

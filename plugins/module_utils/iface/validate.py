@@ -9,13 +9,12 @@ used by another guest...) are in iface_plan."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 from ansible_collections.virtnet.networking.plugins.module_utils.iface.model import (
-    ALIAS_PREFIX, Interface, PortForward, PortRange, normalized_forwards, pci,
+    ALIAS_PREFIX, RENEW_DOWN_TIME, Desired, Interface, PortForward, PortRange, normalized_forwards, pci,
 )
 
 # libvirt's own rule for a user alias: ua- then letters, digits, _ and -.
@@ -25,25 +24,7 @@ _MODEL_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 # What makes a guest renew its DHCP lease after its NIC moved live to
 # another network or bridge (see the renew option).
 RENEW_MODES = ("link_bounce", "restart", "none")
-# Seconds the link stays down during a link bounce: longer than the grace
-# period NetworkManager gives a lost carrier before it drops the connection
-# (so a RHEL guest really restarts DHCP), short enough not to matter on a
-# NIC whose address is useless on the new network anyway.
-RENEW_DOWN_TIME = 8
 RENEW_DOWN_TIME_MAX = 300
-
-
-@dataclass
-class Desired:
-    """What the task asks for, beyond the interface itself."""
-
-    domain: str
-    iface: Interface
-    state: str = "present"
-    restart: bool = False
-    restart_timeout: int = 60
-    renew: str = "link_bounce"
-    renew_down_time: int = RENEW_DOWN_TIME
 
 
 def alias(option: str, value: Any) -> str:

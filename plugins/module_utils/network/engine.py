@@ -36,12 +36,12 @@ LIBVIRT_ERRORS = (libvirt_conn.libvirt.libvirtError,) if libvirt_conn.libvirt is
 AFFECT_CONFIG = 2
 
 
-def read_network(lv: Libvirt, net: Any) -> npl.HostState:
+def read_network(lv: Libvirt, net: Any) -> nm.HostState:
     name = net.name()
     config_xml = lv.call("reading network %r" % name, net.XMLDesc, flag("VIR_NETWORK_XML_INACTIVE", 1))
     active = bool(net.isActive())
     live = nx.parse(net.XMLDesc(0)) if active else None
-    return npl.HostState(name=name, exists=True, active=active, autostart=bool(net.autostart()),
+    return nm.HostState(name=name, exists=True, active=active, autostart=bool(net.autostart()),
                          persistent=bool(net.isPersistent()), config=nx.parse(config_xml), live=live,
                          config_xml=config_xml)
 
@@ -60,16 +60,16 @@ class NetworkEngine(Engine):
         self.desired = nv.network_from_params(self.params)
         return self.desired
 
-    def have(self) -> npl.HostState:
+    def have(self) -> nm.HostState:
         try:
             return self._have()
         except LIBVIRT_ERRORS as err:
             raise libvirt_error("reading network %r and the host" % self.params["name"], err)
 
-    def _have(self) -> npl.HostState:
+    def _have(self) -> nm.HostState:
         name = self.params["name"]
         net = self.lv.network(name)
-        state = read_network(self.lv, net) if net is not None else npl.HostState(name=name)
+        state = read_network(self.lv, net) if net is not None else nm.HostState(name=name)
         if state.active:
             state.guests = sorted({dom.name() for dom, _iface in attached_interfaces(self.lv, name)})
         if not hasattr(self, "_before"):
@@ -118,7 +118,7 @@ class NetworkEngine(Engine):
         if not res.ok:
             raise VirtnetError("removing stale bridge %r failed: %s" % (bridge, res.err.strip()), bridge=bridge)
 
-    def plan(self, want: nm.Desired, have: npl.HostState) -> Any:
+    def plan(self, want: nm.Desired, have: nm.HostState) -> Any:
         plan, self._predicted = npl.plan(want, have)
         if is_local(self.params["uri"]):
             # What libvirt's own VIR_NETWORK_DEFINE_VALIDATE would check, but
@@ -127,10 +127,10 @@ class NetworkEngine(Engine):
                 nx.check_schema(action.payload, name=self.params["name"], fs=self.fs)
         return plan
 
-    def predict(self, want: Any, have: Any, plan: Any) -> npl.HostState:
+    def predict(self, want: Any, have: Any, plan: Any) -> nm.HostState:
         return self._predicted
 
-    def export(self, state: npl.HostState) -> dict:
+    def export(self, state: nm.HostState) -> dict:
         return npl.export_state(state)
 
     def apply(self, plan: Any) -> None:

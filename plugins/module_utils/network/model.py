@@ -17,7 +17,7 @@ show up as a difference.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
@@ -177,3 +177,22 @@ def export(net: Network | None) -> dict:
     }
     out["dnsmasq_options"] = list(net.dnsmasq_options or ())
     return out
+
+
+@dataclass
+class HostState:
+    """What libvirt has for the network (and around it)."""
+
+    name: str
+    exists: bool = False
+    active: bool = False
+    autostart: bool = False
+    persistent: bool = False
+    config: Network | None = None     # parsed inactive XML
+    live: Network | None = None       # parsed live XML (active only)
+    config_xml: str | None = None
+    others: list = field(default_factory=list)   # [(name, Network)] other networks
+    routes: list = field(default_factory=list)   # [(IPNetwork, dev)] host routes
+    links: dict | None = None                    # {ifname: is_bridge}; None: host not visible
+    link_info: dict | None = None                # {ifname: network_host.Link}; None: host not visible
+    guests: list = field(default_factory=list)   # running guests plugged into it

@@ -18,7 +18,7 @@ it:
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
@@ -41,25 +41,6 @@ SECTION_DNS_SRV = 12
 
 
 @dataclass
-class HostState:
-    """What libvirt has for the network (and around it)."""
-
-    name: str
-    exists: bool = False
-    active: bool = False
-    autostart: bool = False
-    persistent: bool = False
-    config: nm.Network | None = None     # parsed inactive XML
-    live: nm.Network | None = None       # parsed live XML (active only)
-    config_xml: str | None = None
-    others: list = field(default_factory=list)   # [(name, Network)] other networks
-    routes: list = field(default_factory=list)   # [(IPNetwork, dev)] host routes
-    links: dict | None = None                    # {ifname: is_bridge}; None: host not visible
-    link_info: dict | None = None                # {ifname: network_host.Link}; None: host not visible
-    guests: list = field(default_factory=list)   # running guests plugged into it
-
-
-@dataclass
 class Update:
     """One virNetworkUpdate call."""
 
@@ -69,7 +50,7 @@ class Update:
     xml: str
 
 
-def export_state(state: HostState) -> dict:
+def export_state(state: nm.HostState) -> dict:
     if not state.exists:
         return {}
     out = nm.export(state.config)
@@ -177,7 +158,7 @@ def _differences(a: dict, b: dict, prefix: str = "") -> list:
     return out
 
 
-def target(desired: nm.Desired, have: HostState) -> nm.Network:
+def target(desired: nm.Desired, have: nm.HostState) -> nm.Network:
     """The network model the host should end up with."""
     merged = nm.merge(desired.network, have.config if have.exists else None)
     if merged.mode in nm.OWN_BRIDGE and not merged.bridge:
@@ -188,8 +169,8 @@ def target(desired: nm.Desired, have: HostState) -> nm.Network:
     return merged
 
 
-def plan(desired: nm.Desired, have: HostState) -> tuple:
-    """(Plan, predicted HostState)."""
+def plan(desired: nm.Desired, have: nm.HostState) -> tuple:
+    """(Plan, predicted nm.HostState)."""
     p = Plan()
     name = desired.network.name
     if desired.state == "absent":
@@ -197,7 +178,7 @@ def plan(desired: nm.Desired, have: HostState) -> tuple:
             p.add("stop", "stop network %s" % name, RESTART)
         if have.exists and have.persistent:
             p.add("undefine", "undefine network %s" % name, CONFIG)
-        return p, HostState(name=name)
+        return p, nm.HostState(name=name)
 
     want = target(desired, have)
     # the routes of the running network's own bridge are its own, whatever
@@ -252,6 +233,6 @@ def plan(desired: nm.Desired, have: HostState) -> tuple:
     if autostart != (have.autostart if have.exists else False):
         p.add("autostart", "%s autostart of network %s" % ("enable" if autostart else "disable", name), NONE,
               payload=autostart)
-    predicted = HostState(name=name, exists=True, active=active_after, autostart=autostart, persistent=True,
+    predicted = nm.HostState(name=name, exists=True, active=active_after, autostart=autostart, persistent=True,
                           config=want, live=want)
     return p, predicted

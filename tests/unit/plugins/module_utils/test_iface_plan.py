@@ -25,7 +25,7 @@ def host(**kw):
                 networks={"default": True, "lab": True, "down": False}, links={"br0": True, "lan2": False},
                 host_macs={"52:54:00:99:99:99": "domain other"})
     base.update(kw)
-    return ipl.HostState(**base)
+    return im.HostState(**base)
 
 
 def kinds(plan):
@@ -245,7 +245,7 @@ def test_mac_that_matches_nothing_says_so():
 
 def test_unknown_domain():
     with pytest.raises(ValidationError, match="domain='vm1': no such domain"):
-        ipl.plan(desired(alias="ua-web"), ipl.HostState(domain="vm1"))
+        ipl.plan(desired(alias="ua-web"), im.HostState(domain="vm1"))
 
 
 def test_unchanged_host_checks_do_not_block_other_edits():

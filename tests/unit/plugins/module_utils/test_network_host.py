@@ -25,9 +25,9 @@ def model(params):
 
 def host(params=None, *, active=False, others=()):
     if params is None:
-        return npl.HostState(name="lab", others=list(others))
+        return nm.HostState(name="lab", others=list(others))
     m = model(params)
-    return npl.HostState(name="lab", exists=True, active=active, persistent=True, config=m,
+    return nm.HostState(name="lab", exists=True, active=active, persistent=True, config=m,
                          live=m if active else None, config_xml=nx.build(m), others=list(others))
 
 

@@ -28,7 +28,7 @@ def host_with(params, *, active=True, autostart=False, live=None):
     etree.SubElement(root, "mac", address="52:54:00:12:34:56")
     xml = etree.tostring(root, encoding="unicode")
     live_model = nx.parse(xml) if live is None else nm.merge(nv.network_from_params(live).network, None)
-    return npl.HostState(name=params["name"], exists=True, active=active, autostart=autostart, persistent=True,
+    return nm.HostState(name=params["name"], exists=True, active=active, autostart=autostart, persistent=True,
                          config=nx.parse(xml), live=live_model if active else None, config_xml=xml)
 
 
@@ -134,7 +134,7 @@ def test_pending_restart_is_reported_again_until_restarted():
 
 
 def test_create_picks_bridge_name_and_predicts_defaults():
-    have = npl.HostState(name="new", others=[("default", nm.Network(name="default", bridge="virbr0"))])
+    have = nm.HostState(name="new", others=[("default", nm.Network(name="default", bridge="virbr0"))])
     plan, predicted = plan_for({"name": "new", "autostart": True}, have)
     assert kinds(plan) == ["define", "start", "autostart"]
     exported = npl.export_state(predicted)
@@ -155,7 +155,7 @@ def test_states(state, active, expected):
 
 
 def test_absent_when_missing_is_a_no_op():
-    plan, predicted = plan_for({"name": "gone", "state": "absent"}, npl.HostState(name="gone"))
+    plan, predicted = plan_for({"name": "gone", "state": "absent"}, nm.HostState(name="gone"))
     assert plan.actions == [] and npl.export_state(predicted) == {}
 
 
