@@ -22,12 +22,11 @@ from ansible_collections.virtnet.networking.plugins.module_utils.iface import xm
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import (
+    AFFECT_LIVE, DOMAIN_XML_INACTIVE, Libvirt,
+)
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.host import is_local, read_links
 
-AFFECT_LIVE = 1
-AFFECT_CONFIG = 2
-XML_INACTIVE = 2
 # How long a guest gets to release a hot-unplugged NIC (ACPI eject; TCG
 # guests on a busy host are slow).
 DETACH_TIMEOUT = 60
@@ -96,7 +95,7 @@ class DomainXml:
         self.name = dom.name()
         self.running = bool(dom.isActive())
         self.persistent = bool(dom.isPersistent())
-        self.config_xml = lv.call("reading domain %r" % self.name, dom.XMLDesc, XML_INACTIVE) \
+        self.config_xml = lv.call("reading domain %r" % self.name, dom.XMLDesc, DOMAIN_XML_INACTIVE) \
             if self.persistent else None
         self.live_xml = lv.call("reading domain %r" % self.name, dom.XMLDesc, 0) if self.running else None
         self.config = _root(self.config_xml) if self.config_xml else None

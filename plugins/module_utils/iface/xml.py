@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import xml_yes
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree, netaddr
 
 from ansible_collections.virtnet.networking.plugins.module_utils.iface.model import (
@@ -29,10 +30,6 @@ _ORDER = ("mac", "source", "vlan", "virtualport", "ip", "route", "portForward", 
           "backend", "driver", "link", "mtu", "alias", "acpi", "address", "filterref", "tune", "boot", "rom",
           "bandwidth", "teaming", "coalesce")
 _SOURCE_ATTR = {"network": "network", "bridge": "bridge", "direct": "dev", "user": "dev"}
-
-
-def _yes(value: str | None) -> bool | None:
-    return None if value is None else value in ("yes", "on")
 
 
 # --------------------------------------------------------------------------
@@ -87,7 +84,7 @@ def parse(xml: Any) -> Interface:
         if itype == "user" else None,
         ips=tuple(_parse_ip(ip) for ip in el.findall("ip")) if itype == "user" else None,
         vlan=int(tag.get("id")) if itype == "hostdev" and tag is not None else None,
-        managed=(_yes(el.get("managed")) or False) if itype == "hostdev" else None,
+        managed=(xml_yes(el.get("managed")) or False) if itype == "hostdev" else None,
         pci_address=pci_from_attrs(dict(address.attrib))
         if address is not None and address.get("type") == "pci" else None,
     )
@@ -99,7 +96,7 @@ def _parse_forward(el: Any) -> PortForward:
         ranges.append(PortRange(start=int(r.get("start")),
                                 end=int(r.get("end")) if r.get("end") else None,
                                 to=int(r.get("to")) if r.get("to") else None,
-                                exclude=_yes(r.get("exclude")) or False))
+                                exclude=xml_yes(r.get("exclude")) or False))
     addr = el.get("address")
     return PortForward(proto=el.get("proto"), address=str(netaddr.IPAddress(addr)) if addr else None,
                        dev=el.get("dev"), ranges=tuple(ranges))

@@ -124,3 +124,17 @@ def flag(name: str, default: int = 0) -> int:
     if libvirt is None:
         return default
     return getattr(libvirt, name, default)
+
+
+# The flags the engines pass, defined once.  libvirt gives the domain and the
+# network update calls the same values (VIR_DOMAIN_AFFECT_LIVE ==
+# VIR_NETWORK_UPDATE_AFFECT_LIVE == 1, ..._CONFIG == 2).
+AFFECT_LIVE = flag("VIR_DOMAIN_AFFECT_LIVE", 1)
+AFFECT_CONFIG = flag("VIR_DOMAIN_AFFECT_CONFIG", 2)
+NETWORK_XML_INACTIVE = flag("VIR_NETWORK_XML_INACTIVE", 1)
+DOMAIN_XML_INACTIVE = flag("VIR_DOMAIN_XML_INACTIVE", 2)
+
+
+def xml_yes(value: str | None) -> bool | None:
+    """A libvirt XML yes/no (or on/off) attribute as a bool; None when unset."""
+    return None if value is None else value in ("yes", "on")

@@ -27,7 +27,9 @@ from typing import Any
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import (
+    AFFECT_LIVE, Libvirt, NETWORK_XML_INACTIVE,
+)
 
 
 def _has_bridge(net_xml: str) -> bool:
@@ -61,7 +63,7 @@ def start(lv: Libvirt, net: Any, *, xml: str | None = None) -> Any:
     modules refuse such names up front; this is the last guard on every path
     that starts a network (first start, restart, roll back)."""
     name = net.name()
-    definition = xml or net.XMLDesc(flag("VIR_NETWORK_XML_INACTIVE", 1))
+    definition = xml or net.XMLDesc(NETWORK_XML_INACTIVE)
     bridge = own_bridge(definition)
     if bridge and lv.is_local and os.path.exists("/sys/class/net/%s" % bridge):
         raise VirtnetError("not starting network %r: its bridge %r already exists on the host, and libvirt would "
@@ -113,7 +115,7 @@ def reconnect(lv: Libvirt, name: str, *, attached: list) -> list:
     """Put the taps in ``attached`` back on network ``name``'s (new) bridge."""
     if not attached:
         return []
-    live = flag("VIR_DOMAIN_AFFECT_LIVE", 1)
+    live = AFFECT_LIVE
     hold_name = "vn-hold-" + uuid.uuid4().hex[:8]
     hold_xml = _hold_network_xml(hold_name)
     hold = lv.call("creating holding network %r" % hold_name, lv.conn.networkCreateXML, hold_xml, xml=hold_xml)

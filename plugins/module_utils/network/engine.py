@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 
-from ansible_collections.virtnet.networking.plugins.module_utils.network import model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils.network import model as netm
 from ansible_collections.virtnet.networking.plugins.module_utils.network import plan as npl
 from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils.network import xml as nx
@@ -20,7 +20,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.errors import V
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import conn as libvirt_conn
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.host import is_local, read_links, read_routes
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag, libvirt_error
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import AFFECT_CONFIG, AFFECT_LIVE, Libvirt, NETWORK_XML_INACTIVE, flag, libvirt_error
 from ansible_collections.virtnet.networking.plugins.module_utils.network import bridge as nh
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.restart import (
     attached_interfaces, restart_network, start as start_network,
@@ -28,20 +28,18 @@ from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.restart
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
 
 
-AFFECT_LIVE = 1
 # libvirt calls made outside Libvirt.call (isActive, XMLDesc, update...) raise
 # libvirtError too, e.g. when libvirtd dies mid-run: report those as libvirt
 # errors of the step, not as the engine's "unexpected error" with a traceback.
 LIBVIRT_ERRORS = (libvirt_conn.libvirt.libvirtError,) if libvirt_conn.libvirt is not None else ()
-AFFECT_CONFIG = 2
 
 
-def read_network(lv: Libvirt, net: Any) -> nm.HostState:
+def read_network(lv: Libvirt, net: Any) -> netm.HostState:
     name = net.name()
-    config_xml = lv.call("reading network %r" % name, net.XMLDesc, flag("VIR_NETWORK_XML_INACTIVE", 1))
+    config_xml = lv.call("reading network %r" % name, net.XMLDesc, NETWORK_XML_INACTIVE)
     active = bool(net.isActive())
     live = nx.parse(net.XMLDesc(0)) if active else None
-    return nm.HostState(name=name, exists=True, active=active, autostart=bool(net.autostart()),
+    return netm.HostState(name=name, exists=True, active=active, autostart=bool(net.autostart()),
                          persistent=bool(net.isPersistent()), config=nx.parse(config_xml), live=live,
                          config_xml=config_xml)
 
@@ -53,23 +51,23 @@ class NetworkEngine(Engine):
         super().__init__(module)
         self.lv = Libvirt(self.params["uri"])
         self.fs = fs or FsRoot("/")
-        self.desired: nm.Desired | None = None
+        self.desired: netm.Desired | None = None
         self._undo: list = []   # (Update, flags) applied, for a roll back
 
-    def want(self) -> nm.Desired:
+    def want(self) -> netm.Desired:
         self.desired = nv.network_from_params(self.params)
         return self.desired
 
-    def have(self) -> nm.HostState:
+    def have(self) -> netm.HostState:
         try:
             return self._have()
         except LIBVIRT_ERRORS as err:
             raise libvirt_error("reading network %r and the host" % self.params["name"], err)
 
-    def _have(self) -> nm.HostState:
+    def _have(self) -> netm.HostState:
         name = self.params["name"]
         net = self.lv.network(name)
-        state = read_network(self.lv, net) if net is not None else nm.HostState(name=name)
+        state = read_network(self.lv, net) if net is not None else netm.HostState(name=name)
         if state.active:
             state.guests = sorted({dom.name() for dom, _iface in attached_interfaces(self.lv, name)})
         if not hasattr(self, "_before"):
@@ -81,8 +79,8 @@ class NetworkEngine(Engine):
                 if other.isActive() and other.isPersistent():
                     # the definition it starts with next time claims its
                     # bridge name (and subnets) too
-                    config = nx.parse(other.XMLDesc(flag("VIR_NETWORK_XML_INACTIVE", 1)))
-                    if nm.export(config) != nm.export(current):
+                    config = nx.parse(other.XMLDesc(NETWORK_XML_INACTIVE))
+                    if netm.export(config) != netm.export(current):
                         state.others.append((other.name(), config))
         if is_local(self.params["uri"]):
             state.routes = read_routes(self.fs)
@@ -118,7 +116,7 @@ class NetworkEngine(Engine):
         if not res.ok:
             raise VirtnetError("removing stale bridge %r failed: %s" % (bridge, res.err.strip()), bridge=bridge)
 
-    def plan(self, want: nm.Desired, have: nm.HostState) -> Any:
+    def plan(self, want: netm.Desired, have: netm.HostState) -> Any:
         plan, self._predicted = npl.plan(want, have)
         if is_local(self.params["uri"]):
             # What libvirt's own VIR_NETWORK_DEFINE_VALIDATE would check, but
@@ -127,10 +125,10 @@ class NetworkEngine(Engine):
                 nx.check_schema(action.payload, name=self.params["name"], fs=self.fs)
         return plan
 
-    def predict(self, want: Any, have: Any, plan: Any) -> nm.HostState:
+    def predict(self, want: Any, have: Any, plan: Any) -> netm.HostState:
         return self._predicted
 
-    def export(self, state: nm.HostState) -> dict:
+    def export(self, state: netm.HostState) -> dict:
         return npl.export_state(state)
 
     def apply(self, plan: Any) -> None:

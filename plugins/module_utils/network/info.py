@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.virtnet.networking.plugins.module_utils.network.engine import LIBVIRT_ERRORS, read_network
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
-from ansible_collections.virtnet.networking.plugins.module_utils.network import model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils.network import model as netm
 from ansible_collections.virtnet.networking.plugins.module_utils.network import plan as npl
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, libvirt_error
@@ -53,8 +53,8 @@ def _info(lv: Libvirt, name: str | None = None) -> dict:
     for net in sorted(nets, key=lambda n: n.name()):
         state = read_network(lv, net)
         entry = npl.export_state(state)
-        entry["live"] = nm.export(state.live) if state.live is not None else None
-        entry["restart_pending"] = bool(state.live is not None and nm.export(state.live) != nm.export(state.config))
+        entry["live"] = netm.export(state.live) if state.live is not None else None
+        entry["restart_pending"] = bool(state.live is not None and netm.export(state.live) != netm.export(state.config))
         entry["leases"] = []
         if state.active:
             for lease in lv.call("reading DHCP leases of %r" % net.name(), net.DHCPLeases):

@@ -24,7 +24,7 @@ from typing import Any
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils.network import bridge as nh
-from ansible_collections.virtnet.networking.plugins.module_utils.network import model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils.network import model as netm
 from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils.network import xml as nx
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import claim as pxe_claim
@@ -50,10 +50,10 @@ class Update:
     xml: str
 
 
-def export_state(state: nm.HostState) -> dict:
+def export_state(state: netm.HostState) -> dict:
     if not state.exists:
         return {}
-    out = nm.export(state.config)
+    out = netm.export(state.config)
     out.update(active=state.active, autostart=state.autostart, persistent=state.persistent)
     return out
 
@@ -73,21 +73,21 @@ def pick_bridge(others: list, links: dict | None = None) -> str:
 # live-updatable sections
 # --------------------------------------------------------------------------
 
-def _live_sections(net: nm.Network) -> dict:
+def _live_sections(net: netm.Network) -> dict:
     """The parts of ``net`` virNetworkUpdate can change, keyed by section."""
     out: dict = {}
     for ip in net.ips or ():
         if ip.dhcp:
             out[("range", ip.address)] = set(ip.ranges)
             out[("host", ip.address)] = set(ip.hosts)
-    dns = net.dns or nm.Dns()
+    dns = net.dns or netm.Dns()
     out[("dns_host",)] = set(dns.hosts or ())
     out[("txt",)] = set(dns.txt or ())
     out[("srv",)] = set(dns.srv or ())
     return out
 
 
-def _with_sections_of(net: nm.Network, src: nm.Network) -> nm.Network:
+def _with_sections_of(net: netm.Network, src: netm.Network) -> netm.Network:
     """``net`` with its live-updatable sections taken from ``src`` (for the
     IPs both have with DHCP)."""
     src_ips = {ip.address: ip for ip in src.ips or ()}
@@ -97,13 +97,13 @@ def _with_sections_of(net: nm.Network, src: nm.Network) -> nm.Network:
         if s is not None and s.dhcp and ip.dhcp:
             ip = dataclasses.replace(ip, ranges=s.ranges, hosts=s.hosts)
         ips.append(ip)
-    dns = net.dns or nm.Dns()
-    sdns = src.dns or nm.Dns()
+    dns = net.dns or netm.Dns()
+    sdns = src.dns or netm.Dns()
     dns = dataclasses.replace(dns, hosts=sdns.hosts or (), txt=sdns.txt or (), srv=sdns.srv or ())
     return dataclasses.replace(net, ips=tuple(ips), dns=dns)
 
 
-def _updates(want: nm.Network, have: nm.Network) -> list:
+def _updates(want: netm.Network, have: netm.Network) -> list:
     """(summary, Update) for every live-updatable difference, in the order
     libvirt accepts them."""
     index = {ip.address: i for i, ip in enumerate(have.ips or ())}
@@ -158,10 +158,10 @@ def _differences(a: dict, b: dict, prefix: str = "") -> list:
     return out
 
 
-def target(desired: nm.Desired, have: nm.HostState) -> nm.Network:
+def target(desired: netm.Desired, have: netm.HostState) -> netm.Network:
     """The network model the host should end up with."""
-    merged = nm.merge(desired.network, have.config if have.exists else None)
-    if merged.mode in nm.OWN_BRIDGE and not merged.bridge:
+    merged = netm.merge(desired.network, have.config if have.exists else None)
+    if merged.mode in netm.OWN_BRIDGE and not merged.bridge:
         merged = dataclasses.replace(merged, bridge=pick_bridge(have.others, have.links))
     if have.exists:
         # A DHCP range pxe_network claims is not this task's to remove (pxe_claim).
@@ -169,8 +169,8 @@ def target(desired: nm.Desired, have: nm.HostState) -> nm.Network:
     return merged
 
 
-def plan(desired: nm.Desired, have: nm.HostState) -> tuple:
-    """(Plan, predicted nm.HostState)."""
+def plan(desired: netm.Desired, have: netm.HostState) -> tuple:
+    """(Plan, predicted netm.HostState)."""
     p = Plan()
     name = desired.network.name
     if desired.state == "absent":
@@ -178,7 +178,7 @@ def plan(desired: nm.Desired, have: nm.HostState) -> tuple:
             p.add("stop", "stop network %s" % name, RESTART)
         if have.exists and have.persistent:
             p.add("undefine", "undefine network %s" % name, CONFIG)
-        return p, nm.HostState(name=name)
+        return p, netm.HostState(name=name)
 
     want = target(desired, have)
     # the routes of the running network's own bridge are its own, whatever
@@ -199,15 +199,15 @@ def plan(desired: nm.Desired, have: nm.HostState) -> tuple:
         xml = nx.build(want)
         p.add("define", "define network %s" % name, CONFIG, payload=xml)
     else:
-        old = nm.export(have.config)
+        old = netm.export(have.config)
         masked = _with_sections_of(want, have.config)
-        redefine = nm.export(masked) != old or not have.persistent
+        redefine = netm.export(masked) != old or not have.persistent
         live_ok = have.active and not stop
         if live_ok:
             for summary, upd in _updates(want, have.config):
                 p.add("update", summary + " (live, no restart)", NONE, payload=upd)
         if redefine:
-            changed = ", ".join(_differences(nm.export(masked), old)) or "persistent definition"
+            changed = ", ".join(_differences(netm.export(masked), old)) or "persistent definition"
             p.add("define", "redefine network %s (%s)" % (name, changed), CONFIG,
                   payload=nx.build(want, base=have.config_xml))
         elif not live_ok:
@@ -215,7 +215,7 @@ def plan(desired: nm.Desired, have: nm.HostState) -> tuple:
                 p.add("update", summary + " (config)", CONFIG, payload=upd)
         if live_ok:
             live = _with_sections_of(have.live or have.config, want)
-            pending = _differences(nm.export(want), nm.export(live))
+            pending = _differences(netm.export(want), netm.export(live))
             if pending:
                 if desired.restart:
                     p.add("restart", "restart network %s to apply %s (%s)"
@@ -233,6 +233,6 @@ def plan(desired: nm.Desired, have: nm.HostState) -> tuple:
     if autostart != (have.autostart if have.exists else False):
         p.add("autostart", "%s autostart of network %s" % ("enable" if autostart else "disable", name), NONE,
               payload=autostart)
-    predicted = nm.HostState(name=name, exists=True, active=active_after, autostart=autostart, persistent=True,
+    predicted = netm.HostState(name=name, exists=True, active=active_after, autostart=autostart, persistent=True,
                           config=want, live=want)
     return p, predicted

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import xml_yes
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree, netaddr
 
@@ -23,10 +24,6 @@ from ansible_collections.virtnet.networking.plugins.module_utils.network.model i
 
 DNSMASQ_NS = "http://libvirt.org/schemas/network/dnsmasq/1.0"
 _DQ = "{%s}" % DNSMASQ_NS
-
-
-def _yes(value: str | None) -> bool | None:
-    return None if value is None else value == "yes" or value == "on"
 
 
 def _int(value: str | None) -> int | None:
@@ -64,11 +61,11 @@ def parse(xml: str) -> Network:
         dev=fwd.get("dev") if fwd is not None else None,
         nat_address=nat_address, nat_port=nat_port,
         bridge=br.get("name") if br is not None else None,
-        stp=_yes(br.get("stp")) if br is not None else None,
+        stp=xml_yes(br.get("stp")) if br is not None else None,
         delay=_int(br.get("delay")) if br is not None else None,
         mtu=_int(mtu.get("size")) if mtu is not None else None,
         domain=dom.get("name") if dom is not None else None,
-        domain_local_only=_yes(dom.get("localOnly")) if dom is not None else None,
+        domain_local_only=xml_yes(dom.get("localOnly")) if dom is not None else None,
         ips=ips,
         dns=_parse_dns(root.find("dns")),
         dnsmasq_options=tuple(o.get("value") for o in opts.findall(_DQ + "option")) if opts is not None else (),
@@ -111,7 +108,7 @@ def _parse_dns(el: Any) -> Dns:
         rec.update({k: int(s.get(k)) for k in ("port", "priority", "weight") if s.get(k) is not None})
         srv.append(tuple(sorted(rec.items())))
     txt = tuple(sorted((t.get("name"), t.get("value")) for t in el.findall("txt")))
-    return Dns(enable=_yes(el.get("enable")), forwarders=forwarders, hosts=hosts, srv=tuple(sorted(srv)), txt=txt)
+    return Dns(enable=xml_yes(el.get("enable")), forwarders=forwarders, hosts=hosts, srv=tuple(sorted(srv)), txt=txt)
 
 
 # --------------------------------------------------------------------------

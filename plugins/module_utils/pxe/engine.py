@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pf
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pfiles
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import model as pm
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import validate as pval
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import plan as ppl
@@ -23,7 +23,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.pxe import tftp
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine, Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, NETWORK_XML_INACTIVE
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.restart import (
     attached_interfaces, restart_network,
 )
@@ -53,7 +53,7 @@ class PxeEngine(Engine):
         if net is None:
             raise ValidationError("name", w.network, "no such libvirt network (define it first, e.g. with "
                                                      "virtnet.networking.virt_network)")
-        config_xml = self.lv.call("reading network %r" % w.network, net.XMLDesc, flag("VIR_NETWORK_XML_INACTIVE", 1))
+        config_xml = self.lv.call("reading network %r" % w.network, net.XMLDesc, NETWORK_XML_INACTIVE)
         state = pm.HostState(network=w.network, active=bool(net.isActive()), persistent=bool(net.isPersistent()),
                           config_xml=config_xml, config=pm.read(config_xml, w.address, w.network))
         if w.dhcp_range:
@@ -64,18 +64,18 @@ class PxeEngine(Engine):
             state.guests = sorted({dom.name() for dom, _i in attached_interfaces(self.lv, w.network)})
         if w.state == "absent" or w.tftp_root is None:
             return state
-        state.owner = pf.resolve_owner(self.fs, w.owner, w.group)
-        state.selinux = pf.selinux_enabled(self.fs, CommandRunner(self.module, "selinuxenabled", required=False))
+        state.owner = pfiles.resolve_owner(self.fs, w.owner, w.group)
+        state.selinux = pfiles.selinux_enabled(self.fs, CommandRunner(self.module, "selinuxenabled", required=False))
         if state.selinux:
-            self._selinux_ref = pf.selinux_reference(self.fs, w.selinux_reference)
-            state.ref_type = pf.context_type(pf.context_of(self.fs.path(self._selinux_ref)))
+            self._selinux_ref = pfiles.selinux_reference(self.fs, w.selinux_reference)
+            state.ref_type = pfiles.context_type(pfiles.context_of(self.fs.path(self._selinux_ref)))
             state.selinux_ref = self._selinux_ref
-        blocker = pf.blocking_parent(self.fs, w.tftp_root)
+        blocker = pfiles.blocking_parent(self.fs, w.tftp_root)
         if blocker:
             raise ValidationError("tftp_root", w.tftp_root, "%s is a file, not a directory" % blocker)
-        state.root = pf.stat_entry(self.fs, w.tftp_root, selinux=state.selinux)
+        state.root = pfiles.stat_entry(self.fs, w.tftp_root, selinux=state.selinux)
         if state.root.exists:
-            state.names[state.root.path] = pf.names(self.fs, state.root)
+            state.names[state.root.path] = pfiles.names(self.fs, state.root)
         if state.root.exists and self.fs.islink(w.tftp_root):
             # The root's ancestors may be links (the administrator's layout),
             # the root itself not: the module sets its owner, mode and SELinux
@@ -86,17 +86,17 @@ class PxeEngine(Engine):
             raise ValidationError("tftp_root", w.tftp_root, "exists and is not a directory")
         for bf in w.boot_files:
             path = self._file_path(bf.name)
-            link = pf.symlink_below(self.fs, w.tftp_root, bf.name)
+            link = pfiles.symlink_below(self.fs, w.tftp_root, bf.name)
             if link:
                 # Whoever can write in the root could plant it: following it
                 # would write (and chown to the TFTP user) a file outside.
                 raise ValidationError(bf.option + ".name", bf.name,
                                       "%s in the TFTP root is a symlink (to %s); symlinks are refused, nothing "
                                       "is written through them" % link)
-            blocker = pf.blocking_parent(self.fs, path)
+            blocker = pfiles.blocking_parent(self.fs, path)
             if blocker:
                 raise ValidationError(bf.option + ".name", bf.name, "%s is a file, not a directory" % blocker)
-            entry = pf.stat_entry(self.fs, path, digest=True, selinux=state.selinux)
+            entry = pfiles.stat_entry(self.fs, path, digest=True, selinux=state.selinux)
             if entry.exists and entry.kind != "file":
                 raise ValidationError(bf.option + ".name", bf.name,
                                       "%s exists and is not a regular file (symlinks are refused)" % path)
@@ -107,10 +107,10 @@ class PxeEngine(Engine):
                                           % w.tftp_root)
                 state.expected[bf.name] = (entry.size, entry.sha256)
             else:
-                state.expected[bf.name] = pf.source_digest(self.fs, bf.option, bf.src, bf.content)
+                state.expected[bf.name] = pfiles.source_digest(self.fs, bf.option, bf.src, bf.content)
             state.files[bf.name] = entry
             if entry.exists:
-                state.names[entry.path] = pf.names(self.fs, entry)
+                state.names[entry.path] = pfiles.names(self.fs, entry)
         return state
 
     def _file_path(self, name: str) -> str:
@@ -130,12 +130,12 @@ class PxeEngine(Engine):
         try:
             for action in plan.actions:
                 if action.kind == "mkdir":
-                    created += pf.make_dir(self.fs, w.tftp_root, owner)
+                    created += pfiles.make_dir(self.fs, w.tftp_root, owner)
                 elif action.kind == "attrs":
-                    pf.set_attrs(self.fs, w.tftp_root, action.payload[0], action.payload[1], owner)
+                    pfiles.set_attrs(self.fs, w.tftp_root, action.payload[0], action.payload[1], owner)
                 elif action.kind == "copy":
                     bf = action.payload
-                    pf.put_file(self.fs, w.tftp_root, bf.name, src=bf.src, content=bf.content, mode=pm.FILE_MODE,
+                    pfiles.put_file(self.fs, w.tftp_root, bf.name, src=bf.src, content=bf.content, mode=pm.FILE_MODE,
                                 owner=owner, created=created)
                 elif action.kind == "selinux":
                     self._relabel()
@@ -145,14 +145,14 @@ class PxeEngine(Engine):
                 elif action.kind == "restart":
                     self.report["reconnected"] = restart_network(self.lv, w.network)
         except OSError as err:
-            pf.remove_created(self.fs, created)
+            pfiles.remove_created(self.fs, created)
             raise VirtnetError("changing the TFTP root failed: %s" % err, path=getattr(err, "filename", None),
                                applied=[a.as_dict() for a in plan.actions])
 
-    def _owner(self) -> pf.Owner | None:
+    def _owner(self) -> pfiles.Owner | None:
         if self.w.state == "absent" or self.w.tftp_root is None:
             return None
-        return pf.resolve_owner(self.fs, self.w.owner, self.w.group)
+        return pfiles.resolve_owner(self.fs, self.w.owner, self.w.group)
 
     def _relabel(self) -> None:
         """As the documented procedure: copy the label of libvirt's lease
@@ -162,11 +162,11 @@ class PxeEngine(Engine):
         chcon = CommandRunner(self.module, "chcon")
         chcon.run(["-R", "--reference", self.fs.path(self._selinux_ref), self.fs.path(root)])
         semanage = CommandRunner(self.module, "semanage", required=False)
-        ctype = pf.context_type(pf.context_of(self.fs.path(self._selinux_ref)))
+        ctype = pfiles.context_type(pfiles.context_of(self.fs.path(self._selinux_ref)))
         if semanage.available and ctype:
             listing = semanage.run(["fcontext", "-l", "-C"], check=False).out
-            if not pf.has_fcontext_rule(listing, root):
-                semanage.run(["fcontext", "-a", "-t", ctype, pf.fcontext_pattern(root)])
+            if not pfiles.has_fcontext_rule(listing, root):
+                semanage.run(["fcontext", "-a", "-t", ctype, pfiles.fcontext_pattern(root)])
             self.report["selinux"] = "labelled %s with type %s (chcon, semanage fcontext)" % (root, ctype)
         else:
             self.report["selinux"] = "labelled %s with type %s (chcon; no semanage, so a full relabel resets it)" \
@@ -188,11 +188,11 @@ class PxeEngine(Engine):
                                 if e.exists else {"name": bf.name})
         return out
 
-    def _attrs(self, e: pf.Entry, state: pm.HostState) -> dict:
-        user, group = pf.names(self.fs, e)
+    def _attrs(self, e: pfiles.Entry, state: pm.HostState) -> dict:
+        user, group = pfiles.names(self.fs, e)
         out = {"path": e.path, "mode": ppl.mode_text(e.mode), "owner": user, "group": group}
         if state.selinux:
-            out["selinux_type"] = pf.context_type(e.context)
+            out["selinux_type"] = pfiles.context_type(e.context)
         return out
 
     def predict(self, want: pm.Want, have: pm.HostState, plan: Plan) -> pm.HostState:
@@ -202,12 +202,12 @@ class PxeEngine(Engine):
             return pred
         o = have.owner
         ctx = ":".join(("x", "x", have.ref_type, "x")) if have.selinux else None
-        pred.root = pf.Entry(path=want.tftp_root, exists=True, kind="dir", mode=pm.ROOT_MODE, uid=o.uid, gid=o.gid,
+        pred.root = pfiles.Entry(path=want.tftp_root, exists=True, kind="dir", mode=pm.ROOT_MODE, uid=o.uid, gid=o.gid,
                              context=ctx)
         pred.files = {}
         for bf in want.boot_files:
             size, digest = have.expected[bf.name]
-            pred.files[bf.name] = pf.Entry(path=self._file_path(bf.name), exists=True, kind="file", mode=pm.FILE_MODE,
+            pred.files[bf.name] = pfiles.Entry(path=self._file_path(bf.name), exists=True, kind="file", mode=pm.FILE_MODE,
                                            uid=o.uid, gid=o.gid, size=size, sha256=digest, context=ctx)
         return pred
 

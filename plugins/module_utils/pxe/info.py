@@ -5,11 +5,11 @@
 
 from __future__ import annotations
 
-from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pf
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pfiles
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import model as pm
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import tftp
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, NETWORK_XML_INACTIVE
 
 
 def _boot_file_on_disk(fs: FsRoot, root: str, name: str) -> dict:
@@ -17,11 +17,11 @@ def _boot_file_on_disk(fs: FsRoot, root: str, name: str) -> dict:
     the TFTP root (the file itself or a directory on the way) is reported, not
     read through, since it may point anywhere on the hypervisor."""
     path = root.rstrip("/") + "/" + name
-    link = pf.symlink_below(fs, root, name)
+    link = pfiles.symlink_below(fs, root, name)
     if link:
         return {"path": path, "exists": False, "size": None, "sha256": None,
                 "symlink": "%s -> %s (not read: pxe_network refuses symlinks in the TFTP root)" % link}
-    e = pf.stat_entry(fs, path, digest=True)
+    e = pfiles.stat_entry(fs, path, digest=True)
     return {"path": e.path, "exists": e.exists and e.kind == "file", "size": e.size, "sha256": e.sha256}
 
 
@@ -34,7 +34,7 @@ def info(lv: Libvirt, fs: FsRoot, *, name: str | None = None, fetch: bool = Fals
         nets = [n for n in nets if n.name() == name]  # unknown: an empty list, as virt_network_info
     out = []
     for net in sorted(nets, key=lambda n: n.name()):
-        config_xml = lv.call("reading network %r" % net.name(), net.XMLDesc, flag("VIR_NETWORK_XML_INACTIVE", 1))
+        config_xml = lv.call("reading network %r" % net.name(), net.XMLDesc, NETWORK_XML_INACTIVE)
         active = bool(net.isActive())
         live = {p.address: p for p in pm.read_all(net.XMLDesc(0))} if active else {}
         for pxe in pm.read_all(config_xml):

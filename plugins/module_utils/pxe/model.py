@@ -23,7 +23,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty impo
 from ansible_collections.virtnet.networking.plugins.module_utils.network import xml as nx
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import claim as pxe_claim
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
-from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pf
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pfiles
 
 DEFAULT_OWNER = "nobody"
 ROOT_MODE = 0o755
@@ -231,8 +231,8 @@ class HostState:
     config: Pxe | None = None
     live: Pxe | None = None
     guests: list = field(default_factory=list)
-    owner: pf.Owner | None = None
-    root: pf.Entry | None = None
+    owner: pfiles.Owner | None = None
+    root: pfiles.Entry | None = None
     files: dict = field(default_factory=dict)       # name -> Entry
     expected: dict = field(default_factory=dict)    # name -> (size, sha256)
     selinux: bool = False

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pf
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pfiles
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import model as pm
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, NONE, RESTART, Plan
 
@@ -67,6 +67,6 @@ def _plan_files(p: Plan, want: pm.Want, have: pm.HostState) -> None:
                      *have.names[entry.path]), NONE, payload=(bf.name, pm.FILE_MODE))
     if have.selinux:
         entries = [root] + [have.files[bf.name] for bf in want.boot_files]
-        if p.of_kind("mkdir", "copy") or any(pf.context_type(e.context) != have.ref_type for e in entries):
+        if p.of_kind("mkdir", "copy") or any(pfiles.context_type(e.context) != have.ref_type for e in entries):
             p.add("selinux", "label %s like %s (SELinux type %s)" % (want.tftp_root, have.selinux_ref,
                                                                      have.ref_type), NONE)

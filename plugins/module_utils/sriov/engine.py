@@ -25,12 +25,12 @@ from ansible_collections.virtnet.networking.plugins.module_utils.engine import E
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.host import is_local
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import (
+    AFFECT_CONFIG, AFFECT_LIVE, DOMAIN_XML_INACTIVE, Libvirt,
+)
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
 from ansible_collections.virtnet.networking.plugins.module_utils.sriov.sysfs import Sysfs
 
-AFFECT_LIVE = 1
-AFFECT_CONFIG = 2
 FAKE_ROOT_MARKER = ".virtnet-fake-sysfs"
 
 
@@ -68,7 +68,7 @@ def read_assignments(lv: Libvirt, pcis: set) -> tuple:
         name = dom.name()
         active = bool(dom.isActive())
         vms[name] = active
-        views = [("config", lv.call("reading VM %r" % name, dom.XMLDesc, flag("VIR_DOMAIN_XML_INACTIVE", 2)))]
+        views = [("config", lv.call("reading VM %r" % name, dom.XMLDesc, DOMAIN_XML_INACTIVE))]
         if active:
             views.append(("live", lv.call("reading VM %r" % name, dom.XMLDesc, 0)))
         for view, xml in views:

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 from lxml import etree
 
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import conn as lc
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import engine as ie
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import info as iinfo
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import validate as ival
@@ -68,7 +69,7 @@ class FakeDom:
         return self.config is not None
 
     def XMLDesc(self, flags):
-        return self.config if flags & ie.XML_INACTIVE else (self.live or self.config)
+        return self.config if flags & lc.DOMAIN_XML_INACTIVE else (self.live or self.config)
 
     def attachDeviceFlags(self, xml, flags):
         self.calls.append(("attach", xml, flags))
@@ -204,7 +205,7 @@ def test_hotplug_writes_the_live_pci_slot_to_the_config():
     lv = FakeLv([vm])
     module, eng = engine_for(lv, domain="vm1", alias="ua-new", type="network", source="default")
     run(module, eng)
-    assert [c[0] for c in vm.calls] == ["attach"] and vm.calls[0][2] == ie.AFFECT_LIVE
+    assert [c[0] for c in vm.calls] == ["attach"] and vm.calls[0][2] == lc.AFFECT_LIVE
     sent = etree.fromstring(vm.calls[0][1].encode())
     assert sent.find("alias").get("name") == "ua-new" and sent.find("address") is None
     new = etree.fromstring(lv.defined[0].encode()).findall("devices/interface")[1]
@@ -320,7 +321,7 @@ def test_live_move_bounces_the_link_after_the_move(monkeypatch, renew, expected)
     assert [a["kind"] for a in module.result["actions"]] == kinds
     assert module.result["renewed"] == (renew or "link_bounce")
     assert [(s, st) for s, st, _f in _links(vm.calls)] == expected
-    assert all(f == ie.AFFECT_LIVE for _s, _st, f in _links(vm.calls))
+    assert all(f == lc.AFFECT_LIVE for _s, _st, f in _links(vm.calls))
     assert slept == ([3] if len(expected) > 1 else [])
     assert module.result["interface"]["live"]["link"] == "up"
     # again: nothing to do, nothing reported

@@ -8,7 +8,7 @@ import pytest
 from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils.network import bridge as nh
-from ansible_collections.virtnet.networking.plugins.module_utils.network import model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils.network import model as netm
 from ansible_collections.virtnet.networking.plugins.module_utils.network import plan as npl
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import restart as nr
 from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
@@ -20,14 +20,14 @@ PARAMS = {"name": "lab", "bridge": {"name": "vblab", "stp": False}, "ips": [{"ad
 
 
 def model(params):
-    return nm.merge(nv.network_from_params(params).network, None)
+    return netm.merge(nv.network_from_params(params).network, None)
 
 
 def host(params=None, *, active=False, others=()):
     if params is None:
-        return nm.HostState(name="lab", others=list(others))
+        return netm.HostState(name="lab", others=list(others))
     m = model(params)
-    return nm.HostState(name="lab", exists=True, active=active, persistent=True, config=m,
+    return netm.HostState(name="lab", exists=True, active=active, persistent=True, config=m,
                          live=m if active else None, config_xml=nx.build(m), others=list(others))
 
 

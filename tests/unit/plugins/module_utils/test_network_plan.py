@@ -4,7 +4,7 @@ prediction check mode returns is the state the host ends up in."""
 import pytest
 from lxml import etree
 
-from ansible_collections.virtnet.networking.plugins.module_utils.network import model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils.network import model as netm
 from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils.network import plan as npl
 from ansible_collections.virtnet.networking.plugins.module_utils.network import xml as nx
@@ -20,15 +20,15 @@ BASE = {
 
 def host_with(params, *, active=True, autostart=False, live=None):
     """A HostState as libvirt would report it after defining ``params``."""
-    model = nm.merge(nv.network_from_params(params).network, None)
+    model = netm.merge(nv.network_from_params(params).network, None)
     xml = nx.build(model)
     # what libvirt adds by itself
     root = etree.fromstring(xml.encode())
     etree.SubElement(root, "uuid").text = "11111111-2222-3333-4444-555555555555"
     etree.SubElement(root, "mac", address="52:54:00:12:34:56")
     xml = etree.tostring(root, encoding="unicode")
-    live_model = nx.parse(xml) if live is None else nm.merge(nv.network_from_params(live).network, None)
-    return nm.HostState(name=params["name"], exists=True, active=active, autostart=autostart, persistent=True,
+    live_model = nx.parse(xml) if live is None else netm.merge(nv.network_from_params(live).network, None)
+    return netm.HostState(name=params["name"], exists=True, active=active, autostart=autostart, persistent=True,
                          config=nx.parse(xml), live=live_model if active else None, config_xml=xml)
 
 
@@ -134,7 +134,7 @@ def test_pending_restart_is_reported_again_until_restarted():
 
 
 def test_create_picks_bridge_name_and_predicts_defaults():
-    have = nm.HostState(name="new", others=[("default", nm.Network(name="default", bridge="virbr0"))])
+    have = netm.HostState(name="new", others=[("default", netm.Network(name="default", bridge="virbr0"))])
     plan, predicted = plan_for({"name": "new", "autostart": True}, have)
     assert kinds(plan) == ["define", "start", "autostart"]
     exported = npl.export_state(predicted)
@@ -155,7 +155,7 @@ def test_states(state, active, expected):
 
 
 def test_absent_when_missing_is_a_no_op():
-    plan, predicted = plan_for({"name": "gone", "state": "absent"}, nm.HostState(name="gone"))
+    plan, predicted = plan_for({"name": "gone", "state": "absent"}, netm.HostState(name="gone"))
     assert plan.actions == [] and npl.export_state(predicted) == {}
 
 

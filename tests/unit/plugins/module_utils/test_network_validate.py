@@ -4,7 +4,7 @@ with a message naming the option and the value; good input is normalized."""
 import netaddr
 import pytest
 
-from ansible_collections.virtnet.networking.plugins.module_utils.network import model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils.network import model as netm
 from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 
@@ -119,12 +119,12 @@ def test_good_input_is_normalized():
     d = nv.network_from_params({"name": "lab", "forward": {"mode": "nat", "nat": nat},
                                 "ips": [ip(hosts=[host("198.51.100.10", mac="52-54-00-AB-CD-EF", name="Web")])]})
     assert d.network.nat_port is None  # libvirt's own default is not a setting
-    assert d.network.ips[0].hosts[0] == nm.Host(ip="198.51.100.10", mac="52:54:00:ab:cd:ef", name="web")
+    assert d.network.ips[0].hosts[0] == netm.Host(ip="198.51.100.10", mac="52:54:00:ab:cd:ef", name="web")
     assert d.state == "running" and d.restart is False
 
 
 def net(*addrs, name="other", bridge="virbr9"):
-    return (name, nm.Network(name=name, bridge=bridge, ips=tuple(nm.Ip(address=a) for a in addrs)))
+    return (name, netm.Network(name=name, bridge=bridge, ips=tuple(netm.Ip(address=a) for a in addrs)))
 
 
 def test_overlap_with_another_libvirt_network():
@@ -139,7 +139,7 @@ def test_overlap_with_another_libvirt_network():
 def test_overlap_with_a_host_route():
     mine = nv.network_from_params({"name": "lab", "bridge": {"name": "vblab"},
                                    "ips": [{"address": "198.51.100.1/24"}]}).network
-    mine = nm.merge(mine, None)
+    mine = netm.merge(mine, None)
     routes = [(netaddr.IPNetwork("0.0.0.0/0"), "eth0"), (netaddr.IPNetwork("198.51.100.0/24"), "vblab")]
     nv.check_against_host(mine, others=[], routes=routes)  # default route and its own bridge route are fine
     with pytest.raises(ValidationError) as exc:
@@ -153,7 +153,7 @@ def test_overlap_with_a_host_route():
     ({"forward": {"mode": "route", "dev": "eth7"}}, "forward.dev", "eth7"),
 ])
 def test_host_interfaces_must_exist(params, option, value):
-    mine = nm.merge(nv.network_from_params(dict({"name": "lab"}, **params)).network, None)
+    mine = netm.merge(nv.network_from_params(dict({"name": "lab"}, **params)).network, None)
     links = {"lan0": False, "br0": True}
     with pytest.raises(ValidationError) as exc:
         nv.check_against_host(mine, others=[], routes=[], links=links)
@@ -163,7 +163,7 @@ def test_host_interfaces_must_exist(params, option, value):
 
 def existing(mode, **kw):
     params = dict({"name": "lab", "forward": {"mode": mode}, "bridge": {"name": "br0"}}, **kw)
-    return nm.merge(nv.network_from_params(params).network, None)
+    return netm.merge(nv.network_from_params(params).network, None)
 
 
 @pytest.mark.parametrize("have_mode,params,option,value", [
@@ -176,7 +176,7 @@ def existing(mode, **kw):
 def test_options_must_fit_the_mode_the_network_already_has(have_mode, params, option, value):
     """The task leaves forward.mode unset: the check runs on the merge."""
     want = nv.network_from_params(dict({"name": "lab"}, **params)).network
-    merged = nm.merge(want, existing(have_mode))
+    merged = netm.merge(want, existing(have_mode))
     with pytest.raises(ValidationError) as exc:
         nv.check_against_host(merged, others=[], routes=[])
     assert exc.value.option == option and value in exc.value.msg
@@ -185,5 +185,5 @@ def test_options_must_fit_the_mode_the_network_already_has(have_mode, params, op
 def test_bridge_name_of_another_network():
     mine = existing("nat")
     with pytest.raises(ValidationError) as exc:
-        nv.check_against_host(mine, others=[("other", nm.Network(name="other", bridge="br0"))], routes=[])
+        nv.check_against_host(mine, others=[("other", netm.Network(name="other", bridge="br0"))], routes=[])
     assert exc.value.option == "bridge.name" and "'other'" in exc.value.msg

@@ -7,7 +7,7 @@ import os
 import pytest
 from lxml import etree
 
-from ansible_collections.virtnet.networking.plugins.module_utils.network import model as nm
+from ansible_collections.virtnet.networking.plugins.module_utils.network import model as netm
 from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
 from ansible_collections.virtnet.networking.plugins.module_utils.network import xml as nx
 
@@ -22,7 +22,7 @@ def rng():
 
 
 def desired(**p):
-    return nm.merge(nv.network_from_params(dict({"name": "lab"}, **p)).network, None)
+    return netm.merge(nv.network_from_params(dict({"name": "lab"}, **p)).network, None)
 
 
 FULL_V4 = {"address": "198.51.100.1/24", "dhcp": {
@@ -145,7 +145,7 @@ def test_golden_pxe_parses_to_normalized_model():
     assert (m.bridge, m.stp, m.delay, m.mtu) == ("vbpxe", False, 0, 1400)
     assert (m.domain, m.domain_local_only) == ("pxe.example", True)
     assert [ip.address for ip in m.ips] == ["203.0.113.161/27", "2001:db8:7::1/64"]
-    assert m.ips[0].hosts == (nm.Host(ip="203.0.113.165", mac="52:54:00:aa:bb:cc", name="boot1"),)
+    assert m.ips[0].hosts == (netm.Host(ip="203.0.113.165", mac="52:54:00:aa:bb:cc", name="boot1"),)
     assert m.ips[1].dhcp is False
 
 
@@ -168,7 +168,7 @@ def test_rebuild_keeps_what_others_own(rng):
         {"address": "203.0.113.161/27", "dhcp": {"ranges": [{"start": "203.0.113.170", "end": "203.0.113.185"}],
                                                  "hosts": [{"mac": "52:54:00:aa:bb:cc", "ip": "203.0.113.165",
                                                             "name": "boot1"}]}}]}
-    want = nm.merge(nv.network_from_params(params).network, have)
+    want = netm.merge(nv.network_from_params(params).network, have)
     xml = nx.build(want, base=GOLDEN_PXE)
     root = etree.fromstring(xml.encode())
     assert rng.validate(root), rng.error_log
@@ -190,7 +190,7 @@ def test_rebuild_keeps_what_others_own(rng):
 
 def test_changing_dev_drops_the_stale_interface():
     have = nx.parse(GOLDEN_PXE)
-    want = nm.merge(nv.network_from_params({"name": "pxe", "forward": {"mode": "route", "dev": "lan1"}}).network,
+    want = netm.merge(nv.network_from_params({"name": "pxe", "forward": {"mode": "route", "dev": "lan1"}}).network,
                     have)
     root = etree.fromstring(nx.build(want, base=GOLDEN_PXE).encode())
     assert root.find("forward").get("dev") == "lan1"
@@ -199,7 +199,7 @@ def test_changing_dev_drops_the_stale_interface():
 
 def test_dnsmasq_namespace_added_to_existing_root(rng):
     have = nx.parse(GOLDEN_PXE)
-    want = nm.merge(nv.network_from_params({"name": "pxe", "dnsmasq_options": ["no-ping"]}).network, have)
+    want = netm.merge(nv.network_from_params({"name": "pxe", "dnsmasq_options": ["no-ping"]}).network, have)
     xml = nx.build(want, base=GOLDEN_PXE)
     assert rng.validate(etree.fromstring(xml.encode())), rng.error_log
     assert nx.parse(xml).dnsmasq_options == ("no-ping",)
@@ -208,7 +208,7 @@ def test_dnsmasq_namespace_added_to_existing_root(rng):
 
 def test_switch_to_isolated_removes_forward():
     have = nx.parse(GOLDEN_LIVE_NAT)
-    want = nm.merge(nv.network_from_params({"name": "t1", "forward": {"mode": "isolated"}}).network, have)
+    want = netm.merge(nv.network_from_params({"name": "t1", "forward": {"mode": "isolated"}}).network, have)
     root = etree.fromstring(nx.build(want, base=GOLDEN_LIVE_NAT).encode())
     assert root.find("forward") is None
     assert nx.parse(etree.tostring(root)).mode == "isolated"
@@ -216,7 +216,7 @@ def test_switch_to_isolated_removes_forward():
 
 def test_nat_attributes_not_ours_are_kept(rng):
     base = GOLDEN_LIVE_NAT.replace("<nat>", "<nat ipv6='yes'>")
-    want = nm.merge(nv.network_from_params({"name": "t1", "forward": {
+    want = netm.merge(nv.network_from_params({"name": "t1", "forward": {
         "mode": "nat", "nat": {"address": {"start": "198.51.100.2"}}}}).network, nx.parse(base))
     root = etree.fromstring(nx.build(want, base=base).encode())
     assert rng.validate(root), rng.error_log

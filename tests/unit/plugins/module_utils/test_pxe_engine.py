@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import engine as pe
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import info as pinfo
-from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pf
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pfiles
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
@@ -266,22 +266,22 @@ def test_a_symlink_planted_after_planning_is_not_followed_when_writing(tmp_path)
     (tmp_path / "srv/tftp").mkdir(parents=True)
     os.symlink(str(out), tmp_path / "srv/tftp/menu")
     os.symlink(str(out / "target.txt"), tmp_path / "srv/tftp/file")
-    owner = pf.resolve_owner(fs, "tftpuser", None)
+    owner = pfiles.resolve_owner(fs, "tftpuser", None)
     created = []
     with pytest.raises(OSError):
-        pf.put_file(fs, "/srv/tftp", "menu/default", src=None, content="x", mode=0o644, owner=owner,
+        pfiles.put_file(fs, "/srv/tftp", "menu/default", src=None, content="x", mode=0o644, owner=owner,
                     created=created)
     with pytest.raises(OSError):
-        pf.put_file(fs, "/srv/tftp", "menu/sub/default", src=None, content="x", mode=0o644, owner=owner,
+        pfiles.put_file(fs, "/srv/tftp", "menu/sub/default", src=None, content="x", mode=0o644, owner=owner,
                     created=created)
     with pytest.raises(OSError):
-        pf.set_attrs(fs, "/srv/tftp", "file", 0o644, owner)
+        pfiles.set_attrs(fs, "/srv/tftp", "file", 0o644, owner)
     with pytest.raises(OSError):
-        pf.set_attrs(fs, "/srv/tftp", "menu/target.txt", 0o644, owner)
+        pfiles.set_attrs(fs, "/srv/tftp", "menu/target.txt", 0o644, owner)
     assert created == []
     _untouched(out)
     # a symlink as the file itself is replaced by the new file, its target untouched
-    pf.put_file(fs, "/srv/tftp", "file", src=None, content="new\n", mode=0o644, owner=owner, created=created)
+    pfiles.put_file(fs, "/srv/tftp", "file", src=None, content="new\n", mode=0o644, owner=owner, created=created)
     assert not os.path.islink(tmp_path / "srv/tftp/file") and (tmp_path / "srv/tftp/file").read_text() == "new\n"
     assert sorted(os.listdir(tmp_path / "srv/tftp")) == ["file", "menu"]     # no temporary file left
     _untouched(out)
@@ -308,7 +308,7 @@ def test_verify_needs_an_active_network(tmp_path):
 
 def test_selinux_detection_and_helpers(tmp_path):
     fs = FsRoot(str(tmp_path))
-    assert pf.selinux_enabled(fs, None) is False
+    assert pfiles.selinux_enabled(fs, None) is False
 
     class Runner:
         available = True
@@ -319,29 +319,29 @@ def test_selinux_detection_and_helpers(tmp_path):
         def run(self, args, check=True):
             return type("R", (), {"ok": self.rc == 0})()
 
-    assert pf.selinux_enabled(fs, Runner(0)) is True
-    assert pf.selinux_enabled(fs, Runner(1)) is False
+    assert pfiles.selinux_enabled(fs, Runner(0)) is True
+    assert pfiles.selinux_enabled(fs, Runner(1)) is False
     (tmp_path / "sys/fs/selinux").mkdir(parents=True)
     (tmp_path / "sys/fs/selinux/enforce").write_text("1")
-    assert pf.selinux_enabled(fs, None) is True
-    assert pf.context_type("system_u:object_r:dnsmasq_exec_t:s0") == "dnsmasq_exec_t"
-    assert pf.context_type(None) is None
+    assert pfiles.selinux_enabled(fs, None) is True
+    assert pfiles.context_type("system_u:object_r:dnsmasq_exec_t:s0") == "dnsmasq_exec_t"
+    assert pfiles.context_type(None) is None
     listing = "/var/lib/tftpboot(/.*)?  all files  system_u:object_r:dnsmasq_exec_t:s0\n"
-    assert pf.has_fcontext_rule(listing, "/var/lib/tftpboot")
-    assert not pf.has_fcontext_rule(listing, "/srv/tftp")
+    assert pfiles.has_fcontext_rule(listing, "/var/lib/tftpboot")
+    assert not pfiles.has_fcontext_rule(listing, "/srv/tftp")
     with pytest.raises(VirtnetError) as exc:
-        pf.selinux_reference(fs, None)
+        pfiles.selinux_reference(fs, None)
     assert "set selinux_reference" in exc.value.msg
     (tmp_path / "usr/sbin").mkdir(parents=True)
     (tmp_path / "usr/sbin/dnsmasq").write_text("")
-    assert pf.selinux_reference(fs, None) == "/usr/sbin/dnsmasq"
+    assert pfiles.selinux_reference(fs, None) == "/usr/sbin/dnsmasq"
 
 
 def test_resolve_owner_on_the_real_root():
-    owner = pf.resolve_owner(FsRoot("/"), "root", None)
+    owner = pfiles.resolve_owner(FsRoot("/"), "root", None)
     assert (owner.user, owner.uid) == ("root", 0)
     with pytest.raises(ValidationError):
-        pf.resolve_owner(FsRoot("/"), "vn-no-such-user", None)
+        pfiles.resolve_owner(FsRoot("/"), "vn-no-such-user", None)
 
 
 class FakeNets(FakeLv):
@@ -406,7 +406,7 @@ def test_selinux_host_gets_the_reference_label(tmp_path, monkeypatch, semanage):
     ref = tmp_path / "usr/libexec/libvirt_leaseshelper"
     ref.write_text("")
     labelled = []
-    monkeypatch.setattr(pf, "context_of", lambda real: CTX if real == str(ref) or any(
+    monkeypatch.setattr(pfiles, "context_of", lambda real: CTX if real == str(ref) or any(
         real.startswith(p) for p in labelled) else "system_u:object_r:var_t:s0")
 
     class Module(SelinuxModule):

@@ -13,6 +13,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils import engine as eng
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import conn as lc
 from ansible_collections.virtnet.networking.plugins.module_utils.sriov import engine as se
 from ansible_collections.virtnet.networking.plugins.module_utils.sriov import info as sinfo
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
@@ -50,9 +51,9 @@ class FakeDom:
 
     def _trees(self, flags):
         out = []
-        if flags & se.AFFECT_CONFIG:
+        if flags & lc.AFFECT_CONFIG:
             out.append(self.config)
-        if flags & se.AFFECT_LIVE:
+        if flags & lc.AFFECT_LIVE:
             if not self.active:
                 raise VirtnetError("libvirt: Requested operation is not valid: domain is not running")
             out.append(self.live)
@@ -323,14 +324,14 @@ def test_attach_picks_a_free_vf_with_a_stable_mac(host):
     xml = host.lv.doms["vm1"].calls[0][1]
     el = etree.fromstring(xml)
     assert (el.tag, el.get("type"), el.get("managed")) == ("interface", "hostdev", "yes")
-    assert host.lv.doms["vm1"].calls[0][2] == se.AFFECT_CONFIG     # shut off: persistent config only
+    assert host.lv.doms["vm1"].calls[0][2] == lc.AFFECT_CONFIG     # shut off: persistent config only
     assert {"vf": 1, "vm": "vm1", "mac": mac, "config": True, "live": False} in applied["sriov"]["assigned"]
 
 
 def test_attach_to_a_running_vm_is_live_and_persistent(host):
     host.converge(pf="eth1", num_vfs=1)
     _c, applied, _a = host.converge(pf="eth1", attach={"vm": "vm3", "vf": "0", "mac": "52:54:00:00:03:01"})
-    assert host.lv.doms["vm3"].calls[0][2] == se.AFFECT_CONFIG | se.AFFECT_LIVE
+    assert host.lv.doms["vm3"].calls[0][2] == lc.AFFECT_CONFIG | lc.AFFECT_LIVE
     assert host.lv.doms["vm3"].hostdevs("live") == host.lv.doms["vm3"].hostdevs("config") != []
     assert applied["actions"][0]["disruption"] == "none"
 
@@ -423,7 +424,7 @@ def test_a_running_vm_without_vfio_gets_the_vf_in_its_definition_only(tmp_path):
     h = Host(tmp_path, vfio=False)
     h.converge(pf="eth1", num_vfs=1)
     _c, applied, _a = h.converge(pf="eth1", attach={"vm": "vm3", "live": False, "mac": "52:54:00:00:03:01"})
-    assert h.lv.doms["vm3"].calls[0][2] == se.AFFECT_CONFIG
+    assert h.lv.doms["vm3"].calls[0][2] == lc.AFFECT_CONFIG
     assert h.lv.doms["vm3"].hostdevs("live") == [] and len(h.lv.doms["vm3"].hostdevs("config")) == 1
     assert applied["sriov"]["assigned"] == [{"vf": 0, "vm": "vm3", "mac": "52:54:00:00:03:01", "config": True,
                                              "live": False}]
@@ -437,7 +438,7 @@ def test_detach_assigned_takes_a_vf_out_of_a_running_vm_too(host):
     assert applied["actions"][0]["summary"] == \
         "detach VF 0 (0000:00:13.0) from VM vm3 (persistent config and running VM)"
     assert applied["actions"][0]["disruption"] == "restart"
-    assert [(c[0], c[2]) for c in host.lv.doms["vm3"].calls] == [("detach", se.AFFECT_LIVE), ("detach", se.AFFECT_CONFIG)]
+    assert [(c[0], c[2]) for c in host.lv.doms["vm3"].calls] == [("detach", lc.AFFECT_LIVE), ("detach", lc.AFFECT_CONFIG)]
     assert host.lv.doms["vm3"].hostdevs("live") == host.lv.doms["vm3"].hostdevs("config") == []
 
 
