@@ -199,33 +199,18 @@ class IfaceEngine(Engine):
     # -- apply -------------------------------------------------------------
     def apply(self, plan: Any) -> None:
         self._live_pci = None
-        # (what, undo) for every step done, so a failing later step (a
-        # define libvirt refuses after a hotplug) leaves nothing half-done.
-        self._undo: list = []
-        try:
-            for action in plan.actions:
-                getattr(self, "_do_" + action.kind)(action)
-        except VirtnetError as err:
-            err.details["rolled_back"] = self._roll_back()
-            raise
-
-    def _roll_back(self) -> str:
-        done = []
-        for what, undo in reversed(self._undo):
-            try:
-                undo()
-            except Exception as err:  # noqa: BLE001 - report, never mask the original error
-                return "undoing %s failed too: %s" % (what, err)
-            done.append(what)
-        return "undone: " + ", ".join(done) if done else "nothing to roll back"
+        # Each _apply_<kind> records its inverse in self.undo, so a failing
+        # later step (a define libvirt refuses after a hotplug) leaves
+        # nothing half-done.
+        super().apply(plan)
 
     def _call(self, what: str, fn: Any, *args: Any, xml: str | None = None) -> Any:
         return self.lv.call("%s (domain %s)" % (what, self.desired.domain), fn, *args, xml=xml)
 
-    def _do_attach(self, action: Any) -> None:
+    def _apply_attach(self, action: Any) -> None:
         xml = ix.build(action.payload)
         self._call("hot-plugging the interface", self._dom.dom.attachDeviceFlags, xml, AFFECT_LIVE, xml=xml)
-        self._undo.append(("the hotplug", lambda: self._dom.dom.detachDeviceFlags(xml, AFFECT_LIVE)))
+        self.undo.record("the hotplug", lambda: self._dom.dom.detachDeviceFlags(xml, AFFECT_LIVE))
         # The config gets the PCI slot libvirt picked for the running NIC,
         # so the guest sees the same device after a restart.
         live = ix.interfaces(self._call("reading the domain", self._dom.dom.XMLDesc, 0))
@@ -233,11 +218,11 @@ class IfaceEngine(Engine):
             if m.mac == action.payload.mac:
                 self._live_pci = m.pci_address
 
-    def _do_update(self, action: Any) -> None:
+    def _apply_update(self, action: Any) -> None:
         xml = ix.build(action.payload, base=self._live_el)
         self._call("updating the running interface", self._dom.dom.updateDeviceFlags, xml, AFFECT_LIVE, xml=xml)
         old = etree.tostring(self._live_el, encoding="unicode")
-        self._undo.append(("the live update", lambda: self._dom.dom.updateDeviceFlags(old, AFFECT_LIVE)))
+        self.undo.record("the live update", lambda: self._dom.dom.updateDeviceFlags(old, AFFECT_LIVE))
 
     def _set_live_link(self, mac: str, state: str) -> None:
         """Link state of the running NIC ``mac``, on its current live
@@ -251,23 +236,22 @@ class IfaceEngine(Engine):
         raise VirtnetError("domain %s: the running interface %s went away during the link bounce"
                            % (self.desired.domain, mac))
 
-    def _do_renew(self, action: Any) -> None:
+    def _apply_renew(self, action: Any) -> None:
         """Bounce the link after a live move: the guest's DHCP client sees
         the carrier go and come back and asks the new network for a lease
         (libvirt moves the tap, the guest notices nothing by itself)."""
         mac = action.payload.mac
         self._set_live_link(mac, "down")
-        undo = ("the link bounce", lambda: self._set_live_link(mac, "up"))
-        self._undo.append(undo)
+        undo = self.undo.record("the link bounce", lambda: self._set_live_link(mac, "up"))
         time.sleep(self.desired.renew_down_time)
         self._set_live_link(mac, "up")
-        self._undo.remove(undo)
+        self.undo.forget(undo)
 
-    def _do_detach(self, action: Any) -> None:
+    def _apply_detach(self, action: Any) -> None:
         xml = etree.tostring(self._live_el, encoding="unicode")
         self._call("hot-unplugging the interface", self._dom.dom.detachDeviceFlags, xml, AFFECT_LIVE, xml=xml)
         replug = etree.tostring(_config_copy(self._live_el), encoding="unicode")
-        self._undo.append(("the hot-unplug", lambda: self._dom.dom.attachDeviceFlags(replug, AFFECT_LIVE)))
+        self.undo.record("the hot-unplug", lambda: self._dom.dom.attachDeviceFlags(replug, AFFECT_LIVE))
         mac = action.payload.mac
         deadline = time.monotonic() + DETACH_TIMEOUT
         while any(m.mac == mac for m, _el in ix.interfaces(self._dom.dom.XMLDesc(0))):
@@ -281,9 +265,9 @@ class IfaceEngine(Engine):
         xml = etree.tostring(root, encoding="unicode")
         self._call("defining the domain", self.lv.conn.defineXML, xml, xml=xml)
         before = self._dom.config_xml
-        self._undo.append(("the new config", lambda: self.lv.conn.defineXML(before)))
+        self.undo.record("the new config", lambda: self.lv.conn.defineXML(before))
 
-    def _do_define(self, action: Any) -> None:
+    def _apply_define(self, action: Any) -> None:
         root = _root(self._dom.config_xml)
         devices = root.find("devices")
         if self._predicted.conversion or self._predicted.os_boot != self._have.os_boot:
@@ -304,13 +288,13 @@ class IfaceEngine(Engine):
                 devices.append(new)
         self._define(root)
 
-    def _do_undefine(self, action: Any) -> None:
+    def _apply_undefine(self, action: Any) -> None:
         root = _root(self._dom.config_xml)
         old = root.findall("devices/interface")[self._have.config_index]
         old.getparent().remove(old)
         self._define(root)
 
-    def _do_restart(self, action: Any) -> None:
+    def _apply_restart(self, action: Any) -> None:
         dom = self._dom.dom
         timeout = self.desired.restart_timeout
         how = "was not running"

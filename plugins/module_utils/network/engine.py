@@ -52,7 +52,6 @@ class NetworkEngine(Engine):
         self.lv = Libvirt(self.params["uri"])
         self.fs = fs or FsRoot("/")
         self.desired: netm.Desired | None = None
-        self._undo: list = []   # (Update, flags) applied, for a roll back
 
     def want(self) -> netm.Desired:
         self.desired = nv.network_from_params(self.params)
@@ -131,55 +130,59 @@ class NetworkEngine(Engine):
     def export(self, state: netm.HostState) -> dict:
         return npl.export_state(state)
 
-    def apply(self, plan: Any) -> None:
-        try:
-            for action in plan.actions:
-                try:
-                    self._apply_one(action)
-                except LIBVIRT_ERRORS as err:
-                    raise libvirt_error(action.summary, err)
-        except VirtnetError as err:
-            err.details["rolled_back"] = self._roll_back()
-            raise
+    # -- apply: one _apply_<kind> per action kind (Engine.apply) ------------
+    def step_error(self, action: Any, err: Exception) -> VirtnetError | None:
+        if LIBVIRT_ERRORS and isinstance(err, LIBVIRT_ERRORS):
+            return libvirt_error(action.summary, err)
+        return None
 
-    def _apply_one(self, action: Any) -> None:
+    def _net(self) -> Any:
+        return self.lv.network(self.params["name"])
+
+    def _apply_define(self, action: Any) -> None:
+        xml = action.payload
+        for attempt in range(5):
+            try:
+                self._define(xml)
+                break
+            except VirtnetError as err:
+                if attempt == 4 or not self._lost_bridge_race(err):
+                    raise
+                # Another run took the virbrN picked for us between our
+                # read of the host and our define: read again, pick again.
+                defines = npl.plan(self.desired, self._have())[0].of_kind("define")
+                if not defines:
+                    raise
+                xml = defines[0].payload
+        self.undo.record("the definition of network %r" % self.params["name"], self._restore_definition)
+
+    def _apply_update(self, action: Any) -> None:
         name = self.params["name"]
-        conn = self.lv.conn
-        net = self.lv.network(name)
-        if action.kind == "define":
-            xml = action.payload
-            for attempt in range(5):
-                try:
-                    self._define(xml)
-                    break
-                except VirtnetError as err:
-                    if attempt == 4 or not self._lost_bridge_race(err):
-                        raise
-                    # Another run took the virbrN picked for us between our
-                    # read of the host and our define: read again, pick again.
-                    defines = npl.plan(self.desired, self._have())[0].of_kind("define")
-                    if not defines:
-                        raise
-                    xml = defines[0].payload
-            self._defined = True
-        elif action.kind == "update":
-            upd = action.payload
-            flags = AFFECT_CONFIG | (AFFECT_LIVE if net.isActive() else 0)
-            self.lv.call("updating network %r (%s)" % (name, action.summary), net.update,
-                         upd.command, upd.section, upd.parent, upd.xml, flags, xml=upd.xml)
-            self._undo.append((upd, flags))
-        elif action.kind == "restart":
-            self.report["reconnected"] = restart_network(self.lv, name)
-        elif action.kind == "remove_bridge":
-            self._remove_stale_bridge(action.payload)
-        elif action.kind == "start":
-            start_network(self.lv, net)
-        elif action.kind == "stop":
-            self.lv.call("stopping network %r" % name, net.destroy)
-        elif action.kind == "undefine":
-            self.lv.call("undefining network %r" % name, net.undefine)
-        elif action.kind == "autostart":
-            self.lv.call("setting autostart of network %r" % name, net.setAutostart, 1 if action.payload else 0)
+        net = self._net()
+        upd = action.payload
+        flags = AFFECT_CONFIG | (AFFECT_LIVE if net.isActive() else 0)
+        self.lv.call("updating network %r (%s)" % (name, action.summary), net.update,
+                     upd.command, upd.section, upd.parent, upd.xml, flags, xml=upd.xml)
+        self.undo.record("the live update (%s)" % action.summary, lambda: self._revert_update(upd, flags))
+
+    def _apply_restart(self, action: Any) -> None:
+        self.report["reconnected"] = restart_network(self.lv, self.params["name"])
+
+    def _apply_remove_bridge(self, action: Any) -> None:
+        self._remove_stale_bridge(action.payload)
+
+    def _apply_start(self, action: Any) -> None:
+        start_network(self.lv, self._net())
+
+    def _apply_stop(self, action: Any) -> None:
+        self.lv.call("stopping network %r" % self.params["name"], self._net().destroy)
+
+    def _apply_undefine(self, action: Any) -> None:
+        self.lv.call("undefining network %r" % self.params["name"], self._net().undefine)
+
+    def _apply_autostart(self, action: Any) -> None:
+        self.lv.call("setting autostart of network %r" % self.params["name"], self._net().setAutostart,
+                     1 if action.payload else 0)
 
     def _define(self, xml: str) -> None:
         """Define with libvirt's own schema validation where it has one (it
@@ -198,37 +201,29 @@ class NetworkEngine(Engine):
         return (self.desired is not None and self.desired.network.bridge is None
                 and "already in use" in str(err.details.get("libvirt_message", "")))
 
-    def _roll_back(self) -> str:
-        """Undo what was applied when a later step failed: live updates are
-        reverted in reverse order, and the definition is put back as it was
-        (a network that does not start is worse than the old one)."""
-        undone = []
-        try:
-            # (inside the try: with libvirtd gone even the lookup fails, and
-            # that must not replace the error being reported)
-            net = self.lv.network(self.params["name"])
-            for upd, flags in reversed(self._undo):
-                inverse = npl.CMD_DELETE if upd.command == npl.CMD_ADD_LAST else npl.CMD_ADD_LAST
-                net.update(inverse, upd.section, upd.parent, upd.xml, flags)
-                undone.append(upd)
-        except Exception as err:  # noqa: BLE001 - report, never mask the original error
-            return "reverting the live updates failed too: %s" % err
-        if not getattr(self, "_defined", False):
-            return "%d live update(s) reverted" % len(undone) if undone else "nothing to roll back"
+    # -- inverses (recorded in self.undo as the steps apply) ----------------
+    def _revert_update(self, upd: Any, flags: int) -> str:
+        # (the lookup inside the inverse: with libvirtd gone even it fails,
+        # and the journal reports that instead of masking the error)
+        inverse = npl.CMD_DELETE if upd.command == npl.CMD_ADD_LAST else npl.CMD_ADD_LAST
+        self._net().update(inverse, upd.section, upd.parent, upd.xml, flags)
+        return "live update reverted"
+
+    def _restore_definition(self) -> str:
+        """A network that does not start is worse than the old one: put the
+        definition back as it was (or undefine the new network)."""
+        net = self._net()
         before = self._before
-        try:
-            if not before.exists:
-                if net is not None and net.isActive():
-                    net.destroy()
-                if net is not None:
-                    net.undefine()
-                return "the new network was undefined again"
-            self.lv.conn.networkDefineXML(before.config_xml)
-            if before.active and net is not None and not net.isActive():
-                restart_network(self.lv, self.params["name"])
-            return "the previous definition was restored"
-        except Exception as err:  # noqa: BLE001 - report, never mask the original error
-            return "rolling back failed too: %s" % err
+        if not before.exists:
+            if net is not None and net.isActive():
+                net.destroy()
+            if net is not None:
+                net.undefine()
+            return "the new network was undefined again"
+        self.lv.conn.networkDefineXML(before.config_xml)
+        if before.active and net is not None and not net.isActive():
+            restart_network(self.lv, self.params["name"])
+        return "the previous definition was restored"
 
     def cleanup(self) -> None:
         self.lv.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import os
 import time
+from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils.nm import plan as nm_plan
 from ansible_collections.virtnet.networking.plugins.module_utils.nm import verify as nm_verify
@@ -125,25 +126,42 @@ class NmBondBridge(Engine):
         self.deadline = self.clock() + self.params["verify_timeout"]
         cp.create(self.params["rollback_timeout"])
         self.report["checkpoint"] = cp.log
+        # The checkpoint is this engine's one undo step: it covers every
+        # nmcli step after it, so the steps themselves record nothing.
+        rollback: dict = {}
+        rollback_error: list = []
+
+        def to_checkpoint() -> str:
+            try:
+                rollback.update(cp.rollback())
+            except VirtnetError as rb_err:
+                rollback_error.append(rb_err)
+                raise
+            return "NetworkManager rolled back to the checkpoint taken before the change (%s)" % (
+                ", ".join("%s: %s" % kv for kv in sorted(rollback.items())) or "no device changed")
+        self.undo.record("the NetworkManager checkpoint", to_checkpoint)
         try:
-            for action in plan.actions:
-                if action.kind == "activate":
-                    self._activate(action.payload)
-                else:
-                    self.nm.run(action.payload)
+            super().apply(plan)
             self._verify()
         except VirtnetError as err:
-            try:
-                results = cp.rollback()
-            except VirtnetError as rb_err:
+            undone = self.roll_back()
+            if rollback_error:
                 msg = ("%s; and the rollback to the checkpoint failed too: %s (NetworkManager rolls back by "
-                       "itself after %d s)" % (err.msg, rb_err.msg, self.params["rollback_timeout"]))
-                raise VirtnetError(msg,
-                                   checkpoint=cp.log, commands=self.nm.commands, **err.details)
+                       "itself after %d s)" % (err.msg, rollback_error[0].msg, self.params["rollback_timeout"]))
+                raise VirtnetError(msg, checkpoint=cp.log, commands=self.nm.commands, rolled_back=undone,
+                                   **err.details)
             raise VirtnetError("%s; NetworkManager was rolled back to the checkpoint taken before the change, "
                                "the previous profiles and connections are restored" % err.msg,
-                               checkpoint=cp.log, rollback=results, commands=self.nm.commands, **err.details)
+                               checkpoint=cp.log, rollback=rollback, rolled_back=undone, commands=self.nm.commands,
+                               **err.details)
         cp.destroy()
+        self.undo.clear()
+
+    def _apply_nmcli(self, action: Any) -> None:
+        self.nm.run(action.payload)
+
+    def _apply_activate(self, action: Any) -> None:
+        self._activate(action.payload)
 
     def _activate(self, payload: dict) -> None:
         self.nm.run(["connection", "up"] + payload["bridge"])

@@ -123,31 +123,52 @@ class PxeEngine(Engine):
         return ppl.plan(want, have)
 
     # -- apply -------------------------------------------------------------
+    # -- apply: one _apply_<kind> per action kind (Engine.apply) ------------
     def apply(self, plan: Plan) -> None:
-        w = self.w
-        owner = self._owner()
+        self._apply_owner = self._owner()
+        super().apply(plan)
+        # Applied as declared: a later TFTP verify failure reports what is
+        # served and keeps the files and definition the task asked for.
+        self.undo.clear()
+
+    def step_error(self, action: Any, err: Exception) -> VirtnetError | None:
+        if isinstance(err, OSError):
+            return VirtnetError("changing the TFTP root failed: %s" % err, path=getattr(err, "filename", None))
+        return None
+
+    def _record_created(self, what: str) -> list:
+        """Journal the removal of the directories a step creates, before it
+        creates them (a step that fails half-way is undone too)."""
         created: list = []
-        try:
-            for action in plan.actions:
-                if action.kind == "mkdir":
-                    created += pfiles.make_dir(self.fs, w.tftp_root, owner)
-                elif action.kind == "attrs":
-                    pfiles.set_attrs(self.fs, w.tftp_root, action.payload[0], action.payload[1], owner)
-                elif action.kind == "copy":
-                    bf = action.payload
-                    pfiles.put_file(self.fs, w.tftp_root, bf.name, src=bf.src, content=bf.content, mode=pm.FILE_MODE,
-                                owner=owner, created=created)
-                elif action.kind == "selinux":
-                    self._relabel()
-                elif action.kind == "define":
-                    self.lv.call("defining network %r" % w.network, self.lv.conn.networkDefineXML, action.payload,
-                                 xml=action.payload)
-                elif action.kind == "restart":
-                    self.report["reconnected"] = restart_network(self.lv, w.network)
-        except OSError as err:
+
+        def inverse() -> str:
             pfiles.remove_created(self.fs, created)
-            raise VirtnetError("changing the TFTP root failed: %s" % err, path=getattr(err, "filename", None),
-                               applied=[a.as_dict() for a in plan.actions])
+            return "removed %s again" % ", ".join(created) if created else "%s created no directory" % what
+        self.undo.record(what, inverse)
+        return created
+
+    def _apply_mkdir(self, action: Any) -> None:
+        created = self._record_created("the TFTP root")
+        created += pfiles.make_dir(self.fs, self.w.tftp_root, self._apply_owner)
+
+    def _apply_attrs(self, action: Any) -> None:
+        pfiles.set_attrs(self.fs, self.w.tftp_root, action.payload[0], action.payload[1], self._apply_owner)
+
+    def _apply_copy(self, action: Any) -> None:
+        bf = action.payload
+        created = self._record_created("boot file %s" % bf.name)
+        pfiles.put_file(self.fs, self.w.tftp_root, bf.name, src=bf.src, content=bf.content, mode=pm.FILE_MODE,
+                        owner=self._apply_owner, created=created)
+
+    def _apply_selinux(self, action: Any) -> None:
+        self._relabel()
+
+    def _apply_define(self, action: Any) -> None:
+        self.lv.call("defining network %r" % self.w.network, self.lv.conn.networkDefineXML, action.payload,
+                     xml=action.payload)
+
+    def _apply_restart(self, action: Any) -> None:
+        self.report["reconnected"] = restart_network(self.lv, self.w.network)
 
     def _owner(self) -> pfiles.Owner | None:
         if self.w.state == "absent" or self.w.tftp_root is None:

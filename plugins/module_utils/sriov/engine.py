@@ -103,7 +103,6 @@ class SriovEngine(Engine):
         self.lv = lv or Libvirt(self.params["uri"])
         self._grubby: CommandRunner | None = None
         self._after: dict = {}
-        self._undo: list = []     # [(what, undo callable)] of this run's writes
 
     @property
     def fs(self) -> FsRoot:
@@ -169,33 +168,12 @@ class SriovEngine(Engine):
     def export(self, state: Any) -> dict:
         return state if isinstance(state, dict) else sp.export(state)
 
-    def apply(self, plan: Plan) -> None:
-        # Each step journals how to undo it *before* it writes, so a failure
-        # half-way through a step (0 written, the new count refused) is
-        # undone too.  The plan already refused everything knowable up front.
-        self._undo = []
-        try:
-            for action in plan.actions:
-                getattr(self, "_apply_" + action.kind)(action)
-        except Exception as err:
-            undone = self.roll_back()
-            if not isinstance(err, VirtnetError):
-                err = VirtnetError("%s failed: %s: %s" % (action.summary, type(err).__name__, err))
-            err.details["rolled_back"] = undone
-            raise err
-
-    def roll_back(self) -> str | None:
-        """Undo this run's writes, newest first; what was undone, in words."""
-        journal, self._undo = list(getattr(self, "_undo", [])), []
-        if not journal:
-            return None
-        done = []
-        for what, undo in reversed(journal):
-            try:
-                done.append(undo())
-            except Exception as err:  # noqa: BLE001 - report, never mask the error being reported
-                done.append("undoing %s failed: %s" % (what, getattr(err, "msg", None) or err))
-        return "; ".join(done)
+    # Each _apply_<kind> records how to undo it in self.undo *before* it
+    # writes, so a failure half-way through a step (0 written, the new count
+    # refused) is undone too.  The plan already refused everything knowable
+    # up front.
+    def step_error(self, action: Any, err: Exception) -> VirtnetError:
+        return VirtnetError("%s failed: %s: %s" % (action.summary, type(err).__name__, err))
 
     # -- steps ---------------------------------------------------------------------
     def _apply_grubby(self, action: Any) -> None:
@@ -214,16 +192,13 @@ class SriovEngine(Engine):
         if a.live and dom.isActive():
             self.lv.call("detaching %s from the running VM %r" % (a.pci, a.vm), dom.detachDeviceFlags,
                          xml["live"], AFFECT_LIVE, xml=xml["live"])
-            self._journal("the detach of %s from the running VM %r" % (a.pci, a.vm),
-                          lambda: self._reattach(a, "live", AFFECT_LIVE))
+            self.undo.record("the detach of %s from the running VM %r" % (a.pci, a.vm),
+                             lambda: self._reattach(a, "live", AFFECT_LIVE))
         if a.config:
             self.lv.call("detaching %s from the definition of VM %r" % (a.pci, a.vm), dom.detachDeviceFlags,
                          xml["config"], AFFECT_CONFIG, xml=xml["config"])
-            self._journal("the detach of %s from the definition of VM %r" % (a.pci, a.vm),
-                          lambda: self._reattach(a, "config", AFFECT_CONFIG))
-
-    def _journal(self, what: str, undo: Any) -> None:
-        self._undo.append((what, undo))
+            self.undo.record("the detach of %s from the definition of VM %r" % (a.pci, a.vm),
+                             lambda: self._reattach(a, "config", AFFECT_CONFIG))
 
     def _reattach(self, a: sm.Assignment, view: str, flags: int) -> str:
         self.lv.call("re-attaching %s to VM %r" % (a.pci, a.vm), self._domain(a.vm).attachDeviceFlags,
@@ -234,7 +209,7 @@ class SriovEngine(Engine):
         old, new = action.payload
         pf = self.params["pf"]
         timeout = self.params.get("wait_timeout") or 30
-        self._journal("the VF count of %s" % pf, lambda: self._restore_numvfs(pf, old, timeout))
+        self.undo.record("the VF count of %s" % pf, lambda: self._restore_numvfs(pf, old, timeout))
         if old:
             self.sysfs.set_numvfs(pf, 0)
             self.sysfs.wait_vfs(pf, 0, timeout)
@@ -259,7 +234,7 @@ class SriovEngine(Engine):
         path = sm.udev_rule_path(self.params["pf"])
         before, mode = self.fs.read(path), self.fs.mode(path)
         made_dir = not self.fs.exists(sm.UDEV_DIR)
-        self._journal(path, lambda: self._restore_file(path, before, mode, made_dir))
+        self.undo.record(path, lambda: self._restore_file(path, before, mode, made_dir))
         if action.payload is None:
             self.fs.remove(path)
         else:
@@ -296,8 +271,8 @@ class SriovEngine(Engine):
         flags = (AFFECT_CONFIG if att["config"] else 0) | (AFFECT_LIVE if att["live"] else 0)
         dom = self._domain(att["vm"])
         self.lv.call("attaching VF %s to VM %r" % (vf.pci, att["vm"]), dom.attachDeviceFlags, xml, flags, xml=xml)
-        self._journal("the attach of %s to VM %r" % (vf.pci, att["vm"]), lambda: self._undo_attach(dom, att, vf.pci,
-                                                                                                   xml, flags))
+        self.undo.record("the attach of %s to VM %r" % (vf.pci, att["vm"]),
+                         lambda: self._undo_attach(dom, att, vf.pci, xml, flags))
         self.report["attached"] = {"vm": att["vm"], "vf": att["vf"], "pci": vf.pci, "mac": att["mac"]}
 
     def _undo_attach(self, dom: Any, att: dict, pci: str, xml: str, flags: int) -> str:

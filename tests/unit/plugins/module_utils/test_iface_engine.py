@@ -263,7 +263,7 @@ def test_failed_define_after_hotplug_unplugs_again():
     with pytest.raises(SystemExit):
         run(module, eng)
     assert module.result["failed"] and "unsupported configuration" in module.result["msg"]
-    assert module.result["rolled_back"] == "undone: the hotplug"
+    assert module.result["rolled_back"] == "the hotplug undone"
     assert len(detached) == 1 and etree.fromstring(detached[0].encode()).find("alias").get("name") == "ua-new"
 
 

@@ -182,6 +182,8 @@ def test_failed_command_rolls_back_and_says_why(tmp_path):
     assert cp.events == [("create", 45), ("rollback",)]
     assert "Operation not supported" in e.value.msg and "rolled back to the checkpoint" in e.value.msg
     assert e.value.details["rollback"] == {"/org/freedesktop/NetworkManager/Devices/2": "ok"}
+    assert e.value.details["rolled_back"] == ("NetworkManager rolled back to the checkpoint taken before the change "
+                                              "(/org/freedesktop/NetworkManager/Devices/2: ok)")
     assert ["connection", "add", "type", "bond"] not in nm.commands
 
 
