@@ -12,6 +12,7 @@ holds which VF, so both modules see a hostdev interface alike.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import etree
@@ -95,10 +96,12 @@ def parse_grubby_info(text: str) -> list:
 class SriovEngine(Engine):
     result_key = "sriov"
 
-    def __init__(self, module: Any, *, fs: FsRoot | None = None, writer: Any = None, lv: Libvirt | None = None) -> None:
+    def __init__(self, module: Any, *, fs: FsRoot | None = None, writer: Any = None, lv: Libvirt | None = None,
+                 clock: Any = time.monotonic, sleep: Any = time.sleep) -> None:
         super().__init__(module)
         self._fs = fs
         self._writer = writer
+        self._clock, self._sleep = clock, sleep     # injectable: the unit tests do not wait
         self._sysfs: Sysfs | None = None
         self.lv = lv or Libvirt(self.params["uri"])
         self._grubby: CommandRunner | None = None
@@ -114,7 +117,7 @@ class SriovEngine(Engine):
     @property
     def sysfs(self) -> Sysfs:
         if self._sysfs is None:
-            self._sysfs = Sysfs(self.fs, self._writer)
+            self._sysfs = Sysfs(self.fs, self._writer, clock=self._clock, sleep=self._sleep)
         return self._sysfs
 
     @property

@@ -7,29 +7,7 @@ import pytest
 
 from ansible_collections.virtnet.networking.plugins.module_utils import engine as eng
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
-
-
-class Exit(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
-
-
-class Module:
-    check_mode = False
-    _diff = False
-
-    def __init__(self, **params):
-        self.params = params
-
-    def exit_json(self, **kw):
-        raise Exit(dict(kw, failed=False))
-
-    def fail_json(self, **kw):
-        raise Exit(dict(kw, failed=True))
-
-    def warn(self, w):
-        pass
+from unit.fakes import FakeModule, ModuleExit
 
 
 class Steps(eng.Engine):
@@ -82,13 +60,13 @@ class Steps(eng.Engine):
 
 
 def run(engine):
-    with pytest.raises(Exit) as e:
+    with pytest.raises(ModuleExit) as e:
         eng.run(engine.module, engine)
-    return e.value.result
+    return dict(e.value.result, failed=e.value.failed)
 
 
 def test_a_failing_step_undoes_the_steps_before_it_newest_first():
-    e = Steps(Module(on=["a", "b", "c", "d"]), fail_step="c")
+    e = Steps(FakeModule(dict(on=["a", "b", "c", "d"])), fail_step="c")
     res = run(e)
     assert res["failed"] and res["msg"] == "switch c is stuck"
     assert e.log == ["on a", "on b", "off c", "off b", "off a"]
@@ -98,7 +76,7 @@ def test_a_failing_step_undoes_the_steps_before_it_newest_first():
 
 
 def test_a_failing_undo_step_is_reported_and_the_older_ones_still_run():
-    e = Steps(Module(on=["a", "b", "c"]), fail_step="c", fail_undo="b")
+    e = Steps(FakeModule(dict(on=["a", "b", "c"])), fail_step="c", fail_undo="b")
     res = run(e)
     assert e.log == ["on a", "on b", "off c", "off b", "off a"]
     assert res["rolled_back"] == ("switch c off again; undoing switch b failed: switch b will not turn off; "
@@ -108,7 +86,7 @@ def test_a_failing_undo_step_is_reported_and_the_older_ones_still_run():
 
 
 def test_nothing_is_undone_on_success():
-    e = Steps(Module(on=["a", "b"]))
+    e = Steps(FakeModule(dict(on=["a", "b"])))
     res = run(e)
     assert not res["failed"] and res["changed"] and "rolled_back" not in res
     assert e.log == ["on a", "on b"] and e.on == ["a", "b"]
@@ -118,7 +96,7 @@ def test_nothing_is_undone_on_success():
 
 
 def test_a_failure_after_apply_undoes_every_step_of_this_run():
-    e = Steps(Module(on=["a", "b"]), fail_finish=True)
+    e = Steps(FakeModule(dict(on=["a", "b"])), fail_finish=True)
     e.on = ["x"]                      # what the user had before: not this run's, never undone
     res = run(e)
     assert res["failed"] and res["msg"] == "the proof failed"
@@ -143,7 +121,7 @@ def test_an_unexpected_error_in_a_step_is_rolled_back_and_reported_by_the_last_r
             super()._apply_switch(action)
             if action.payload == "b":
                 raise KeyError("boom")
-    e = Crashing(Module(on=["a", "b", "c"]))
+    e = Crashing(FakeModule(dict(on=["a", "b", "c"])))
     res = run(e)
     assert res["failed"] and res["msg"].startswith("unexpected error: KeyError")
     assert res["rolled_back"] == "switch b off again; switch a off again"

@@ -11,7 +11,7 @@ from lxml import etree
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import boot as ib
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import engine as ie
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import plan as ipl
-from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
+from unit.fakes import run
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 
 from test_iface_engine import FakeDom, FakeLv, FakeModule
@@ -166,20 +166,11 @@ def test_direct_kernel_boot_warns_every_run():
 # the engine: what is defined (fake libvirt), check mode, idempotence
 # --------------------------------------------------------------------------
 
-class WarnModule(FakeModule):
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.warnings = []
-
-    def warn(self, msg):
-        self.warnings.append(msg)
-
-
 def converge_fake(vm, **params):
     lv = FakeLv([vm])
     results = []
     for check in (True, False, False):
-        module = WarnModule(check_mode=check, **params)
+        module = FakeModule(check_mode=check, **params)
         eng = ie.IfaceEngine(module)
         eng.lv = lv
         run(module, eng)

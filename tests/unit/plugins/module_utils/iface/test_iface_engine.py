@@ -11,7 +11,9 @@ from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import 
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import engine as ie
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import info as iinfo
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import validate as ival
-from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
+from ansible_collections.virtnet.networking.plugins.modules import virt_iface
+from unit import fakes
+from unit.fakes import FakeLibvirt, run
 
 DOM = """<domain type='qemu'>
   <name>%(name)s</name>
@@ -89,54 +91,17 @@ class FakeDom:
         raise RuntimeError("no agent")
 
 
-class FakeLv:
-    def __init__(self, doms, networks=("default",)):
-        self.doms = {d.name(): d for d in doms}
-        self.nets = [SimpleNamespace(name=lambda n=n: n, isActive=lambda: True) for n in networks]
-        self.defined = []
-        self.conn = SimpleNamespace(defineXML=self._define)
-
-    def _define(self, xml):
-        self.defined.append(xml)
-        name = etree.fromstring(xml.encode()).findtext("name")
-        self.doms[name].config = xml
-
-    def domain(self, name):
-        return self.doms.get(name)
-
-    def domains(self):
-        return list(self.doms.values())
-
-    def networks(self):
-        return self.nets
-
-    def call(self, what, fn, *args, xml=None):
-        return fn(*args)
-
-    def close(self):
-        pass
+def FakeLv(doms, networks=("default",)):  # noqa: N802 - reads as the class it builds
+    """The shared fake libvirt with ``doms`` and active networks by name."""
+    nets = {n: SimpleNamespace(name=lambda n=n: n, isActive=lambda: True) for n in networks}
+    return FakeLibvirt(domains=doms, networks=nets)
 
 
-class FakeModule:
-    def __init__(self, check_mode=False, **params):
-        self.params = dict({"uri": "qemu+ssh://hv/system", "state": "present", "restart": False,
-                            "restart_timeout": 60}, **params)
-        for key in ("mac", "alias", "type", "source", "mode", "model", "link", "boot_order", "port_forwards", "ips",
-                    "vlan", "managed"):
-            self.params.setdefault(key, None)
-        self.check_mode = check_mode
-        self._diff = True
-        self.result = None
-
-    def exit_json(self, **kw):
-        self.result = kw
-
-    def fail_json(self, **kw):
-        self.result = dict(kw, failed=True)
-        raise SystemExit(1)   # as AnsibleModule.fail_json does
-
-    def warn(self, msg):
-        pass
+def FakeModule(check_mode=False, **params):  # noqa: N802
+    """virt_iface's parameters as AnsibleModule makes them (argument spec
+    defaults and types); the domain is remote unless a test says otherwise."""
+    return fakes.FakeModule(dict({"uri": "qemu+ssh://hv/system"}, **params),
+                            argument_spec=virt_iface.argument_spec(), check_mode=check_mode)
 
 
 def engine_for(lv, **params):

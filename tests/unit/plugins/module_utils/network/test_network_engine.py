@@ -8,6 +8,8 @@ import pytest
 from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils.network import engine as ne
+from ansible_collections.virtnet.networking.plugins.modules import virt_network
+from unit.fakes import FakeLibvirt, FakeModule
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import host as lh
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import restart as nr
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
@@ -110,31 +112,13 @@ class FakeNet:
         return 0
 
 
-class FakeLv:
-    def __init__(self, net):
-        self.net = net
-        self.conn = None
-
-    def network(self, name):
-        return self.net
-
-    def call(self, what, fn, *args, xml=None):
-        try:
-            return fn(*args)
-        except RuntimeError as err:
-            raise VirtnetError("libvirt: %s failed: %s" % (what, err), xml=xml)
-
-
-class FakeModule:
-    params = {"name": "lab", "uri": "qemu:///system"}
-
-
 def test_failed_live_update_reverts_the_ones_before_it():
     from ansible_collections.virtnet.networking.plugins.module_utils.engine import Plan
     from ansible_collections.virtnet.networking.plugins.module_utils.network import plan as npl
     net = FakeNet(fail_on=2)
-    engine = ne.NetworkEngine(FakeModule())
-    engine.lv = FakeLv(net)
+    engine = ne.NetworkEngine(FakeModule({"name": "lab", "uri": "qemu:///system"},
+                                         argument_spec=virt_network.argument_spec()))
+    engine.lv = FakeLibvirt(networks={"lab": net}, call_errors=(RuntimeError,))
     plan = Plan()
     for mac in ("52:54:00:00:00:01", "52:54:00:00:00:02"):
         xml = "<host mac='%s' ip='198.51.100.10'/>" % mac

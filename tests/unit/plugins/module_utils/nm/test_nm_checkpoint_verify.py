@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+from unit import fakes
+
 from ansible_collections.virtnet.networking.plugins.module_utils.nm import verify as nm_verify
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
@@ -126,10 +128,9 @@ def test_checkpoint_create_failure_says_nothing_changed():
     assert "nothing was changed" in e.value.msg and "already exists" in e.value.msg
 
 
-class FakeModule:
-    def __init__(self, **params):
-        self.params = {k: spec.get("default") for k, spec in ARGSPEC.items()}
-        self.params.update(params)
+def FakeModule(**params):  # noqa: N802 - reads as the class it builds
+    """nm_bond_bridge's parameters as AnsibleModule makes them."""
+    return fakes.FakeModule(params, argument_spec=ARGSPEC)
 
 
 class FakeNm:

@@ -12,6 +12,9 @@ from ansible_collections.virtnet.networking.plugins.module_utils.pxe import engi
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import info as pinfo
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pfiles
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
+from ansible_collections.virtnet.networking.plugins.modules import pxe_network
+from unit import fakes
+from unit.fakes import FakeLibvirt
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 
@@ -44,50 +47,16 @@ class FakeNet:
         return True
 
 
-class FakeLv:
-    def __init__(self, net):
-        self.net = net
-        self.defined = []
-        self.conn = self
-
-    def network(self, name):
-        return self.net if name == "lab" else None
-
-    def domains(self):
-        return []
-
-    def call(self, what, fn, *args, xml=None):
-        return fn(*args)
-
-    def networkDefineXML(self, xml):
-        self.defined.append(xml)
-        self.net.config = xml
-
-    def close(self):
-        pass
+def FakeLv(net):  # noqa: N802 - reads as the class it builds
+    """The shared fake libvirt with the one network ``lab``."""
+    return FakeLibvirt(networks={"lab": net})
 
 
-class FakeModule:
+class FakeModule(fakes.FakeModule):
+    """pxe_network's parameters as AnsibleModule makes them."""
+
     def __init__(self, params, check=False):
-        self.params = params
-        self.check_mode = check
-        self._diff = True
-        self.result = None
-        self.warnings = []
-
-    def get_bin_path(self, tool, required=False):
-        return None
-
-    def warn(self, msg):
-        self.warnings.append(msg)
-
-    def exit_json(self, **kw):
-        self.result = kw
-        raise SystemExit(0)
-
-    def fail_json(self, **kw):
-        self.result = dict(kw, failed=True)
-        raise SystemExit(1)
+        super().__init__(params, argument_spec=pxe_network.argument_spec(), check_mode=check)
 
 
 def fake_tree(tmp_path):
@@ -102,8 +71,8 @@ def fake_tree(tmp_path):
 
 def params(**kw):
     p = dict(uri="test:///", name="lab", state="present", address=None, tftp_root="/srv/tftp", owner="tftpuser",
-             group=None, boot_files=[{"name": "pxelinux.0", "src": "/src/pxelinux.0", "content": None},
-                                     {"name": "pxelinux.cfg/default", "src": None, "content": "default linux\n"}],
+             group=None, boot_files=[{"name": "pxelinux.0", "src": "/src/pxelinux.0"},
+                                     {"name": "pxelinux.cfg/default", "content": "default linux\n"}],
              bootp_file="pxelinux.0", bootp_server=None, dhcp_range=None, restart=False, verify=False,
              selinux_reference=None)
     p.update(kw)
@@ -178,11 +147,11 @@ def test_restart_allowed_plans_a_restart(tmp_path, monkeypatch):
     ({"group": "nosuchgroup"}, "group='nosuchgroup': no such group on the hypervisor"),
     ({"tftp_root": "/src/pxelinux.0"}, "tftp_root='/src/pxelinux.0': exists and is not a directory"),
     ({"tftp_root": "/src/pxelinux.0/sub"}, "tftp_root='/src/pxelinux.0/sub': /src/pxelinux.0 is a file"),
-    ({"boot_files": [{"name": "pxelinux.0", "src": "/src/missing", "content": None}]},
+    ({"boot_files": [{"name": "pxelinux.0", "src": "/src/missing"}]},
      "boot_files[0].src='/src/missing': no such file on the hypervisor"),
-    ({"boot_files": [{"name": "pxelinux.0", "src": "/src", "content": None}]},
+    ({"boot_files": [{"name": "pxelinux.0", "src": "/src"}]},
      "boot_files[0].src='/src': is a directory, not a file"),
-    ({"boot_files": [{"name": "pxelinux.0", "src": None, "content": None}]},
+    ({"boot_files": [{"name": "pxelinux.0", "src": None}]},
      "boot_files[0].name='pxelinux.0': is not in the TFTP root /srv/tftp"),
     ({"address": "203.0.113.1"}, "address='203.0.113.1': is not an IPv4 address of network 'lab'"),
 ])
@@ -229,7 +198,7 @@ def test_symlinked_directory_in_the_root_is_refused_naming_the_option(tmp_path, 
     (tmp_path / "srv/tftp/a").mkdir(parents=True)
     os.symlink(str(out), tmp_path / "srv/tftp" / link)
     before = sorted(str(p) for p in tmp_path.rglob("*"))
-    r, lv = go(tmp_path, check=check, boot_files=[{"name": name, "src": None, "content": "#!ipxe\n"}],
+    r, lv = go(tmp_path, check=check, boot_files=[{"name": name, "content": "#!ipxe\n"}],
                bootp_file=None)
     assert r.get("failed"), r
     assert r["msg"] == ("boot_files[0].name=%r: /srv/tftp/%s in the TFTP root is a symlink (to %s); symlinks are "
@@ -344,13 +313,8 @@ def test_resolve_owner_on_the_real_root():
         pfiles.resolve_owner(FsRoot("/"), "vn-no-such-user", None)
 
 
-class FakeNets(FakeLv):
-    def __init__(self, nets):
-        super().__init__(None)
-        self.nets = nets
-
-    def networks(self):
-        return list(self.nets.values())
+def FakeNets(nets):  # noqa: N802
+    return FakeLibvirt(networks=nets)
 
 
 def named(name, net):
@@ -379,7 +343,7 @@ class SelinuxModule(FakeModule):
     """chcon and semanage exist; every command is recorded and succeeds."""
 
     def __init__(self, params, check=False, semanage=True):
-        super().__init__(params, check)
+        super().__init__(params, check=check)
         self.tools = {"chcon", "selinuxenabled"} | ({"semanage"} if semanage else set())
         self.commands = []
 

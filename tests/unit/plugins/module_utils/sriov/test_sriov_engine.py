@@ -9,7 +9,6 @@ import os
 import stat
 
 import pytest
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from lxml import etree
 
 from ansible_collections.virtnet.networking.plugins.module_utils import engine as eng
@@ -21,6 +20,8 @@ from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import F
 from ansible_collections.virtnet.networking.plugins.modules import sriov_vf
 
 from fakesysfs import FakeKernel, fake_grubby
+from unit import fakes
+from unit.fakes import FakeClock, FakeLibvirt
 
 RULE2 = ('# Managed by virtnet.networking.sriov_vf: 2 VFs on eth1 at boot (seed 15.7.2).\n'
          'ACTION=="add", SUBSYSTEM=="net", ENV{ID_NET_DRIVER}=="ixgbe", ATTR{device/sriov_numvfs}="2"\n')
@@ -98,64 +99,13 @@ class FakeDom:
                 for el in tree.findall("devices/interface[@type='hostdev']")]
 
 
-class FakeLv:
-    def __init__(self, *doms):
-        self.doms = {d.name(): d for d in doms}
-
-    def domains(self):
-        return list(self.doms.values())
-
-    def domain(self, name):
-        return self.doms.get(name)
-
-    def call(self, what, fn, *args, xml=None):
-        return fn(*args)
-
-    def close(self):
-        pass
-
-    def snapshot(self):
-        return {n: (d.XMLDesc(2), d.XMLDesc(0)) for n, d in self.doms.items()}
+def FakeLv(*doms):  # noqa: N802 - reads as the class it builds
+    return FakeLibvirt(domains=doms)
 
 
-class Failed(Exception):
-    def __init__(self, result):
-        super().__init__(result["msg"])
-        self.result = result
-
-
-class Exited(Exception):
-    pass
-
-
-class FakeModule:
-    def __init__(self, params, check=False, bindir=None):
-        result = ArgumentSpecValidator(sriov_vf.argument_spec()).validate(params)
-        assert not result.error_messages, result.error_messages
-        self.params = result.validated_parameters
-        self.check_mode = check
-        self._diff = True
-        self.warnings = []
-        self.bindir = bindir
-
-    def warn(self, msg):
-        self.warnings.append(msg)
-
-    def fail_json(self, **kw):
-        raise Failed(kw)
-
-    def exit_json(self, **kw):
-        raise Exited(kw)
-
-    def get_bin_path(self, name, required=False):
-        path = os.path.join(self.bindir, name) if self.bindir else None
-        return path if path and os.path.exists(path) else None
-
-    def run_command(self, argv, environ_update=None, data=None, check_rc=False):
-        import subprocess
-        proc = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ, **(environ_update or {})),
-                              check=False)
-        return proc.returncode, proc.stdout, proc.stderr
+def FakeModule(params, check=False, bindir=None):  # noqa: N802
+    """sriov_vf's parameters as AnsibleModule makes them."""
+    return fakes.FakeModule(params, argument_spec=sriov_vf.argument_spec(), check_mode=check, bindir=bindir)
 
 
 class Host:
@@ -170,15 +120,16 @@ class Host:
         self.grubby = fake_grubby(tmp_path / "bin", tmp_path)
         self.bindir = str(tmp_path / "bin")
 
-    def run(self, check=False, **params):
+    def run(self, check=False, clock=None, **params):
         params.setdefault("uri", "test:///default")
         module = FakeModule(dict(params, sysfs_root=self.kernel.root), check=check, bindir=self.bindir)
-        engine = se.SriovEngine(module, writer=self.kernel, lv=self.lv)
+        timing = {"clock": clock, "sleep": clock.sleep} if clock else {}
+        engine = se.SriovEngine(module, writer=self.kernel, lv=self.lv, **timing)
         try:
             eng.run(module, engine)
-        except Exited as done:
-            return dict(done.args[0], warnings=module.warnings)
-        except Failed as failed:
+        except fakes.Exited as done:
+            return dict(done.result, warnings=module.warnings)
+        except fakes.Failed as failed:
             return dict(failed.result, failed=True)
         raise AssertionError("module neither exited nor failed")
 
@@ -245,11 +196,12 @@ def test_vfs_that_appear_late_are_waited_for(host):
 
 
 def test_vfs_that_never_appear_fail_with_the_wait_timeout(host):
-    host.kernel.delay = 3
-    result = host.run(pf="eth1", num_vfs=2, wait_timeout=1)
+    host.kernel.delay = float("inf")          # a driver that never makes them
+    clock = FakeClock()
+    result = host.run(pf="eth1", num_vfs=2, wait_timeout=1, clock=clock)
     assert result["failed"] and result["msg"] == \
         "eth1: the VFs did not appear within wait_timeout=1 s: 0 of 2 VFs present"
-    host.kernel.settle()
+    assert 1001 <= clock.now < 1001.5           # waited out the timeout, on the injected clock
 
 
 def test_driver_refusing_the_new_count_restores_the_old_one(host):

@@ -11,6 +11,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.errors import V
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.sriov.sysfs import Sysfs
 
+from unit.fakes import FakeClock
 from fakesysfs import FakeKernel
 
 
@@ -81,13 +82,14 @@ def test_wait_for_vfs_that_appear_late(kernel):
 
 
 def test_wait_times_out_with_what_is_missing(kernel):
-    kernel.delay = 0.8
-    s = sysfs(kernel)
+    kernel.delay = float("inf")          # a driver that never makes them
+    clock = FakeClock()
+    s = Sysfs(FsRoot(kernel.root), kernel, clock=clock, sleep=clock.sleep)
     s.set_numvfs("eth1", 2)
     with pytest.raises(VirtnetError) as exc:
         s.wait_vfs("eth1", 2, timeout=0.3)
     assert exc.value.msg == "eth1: the VFs did not appear within wait_timeout=0.3 s: 0 of 2 VFs present"
-    kernel.settle()
+    assert 1000.3 <= clock.now < 1000.5   # waited out the timeout, on the injected clock
 
 
 def test_a_vf_without_its_netdev_yet_is_waited_for(kernel):
