@@ -94,7 +94,7 @@ def describe(os_list: tuple, conversion: list, nic_label: str, order: int) -> st
 
 def apply_conversion(root: Any, conversion: list) -> None:
     """Remove ``<os><boot>`` from ``root`` and give the devices their
-    ``<boot order>`` (the task's own NIC is written by iface_xml)."""
+    ``<boot order>`` (the task's own NIC is written by iface.xml)."""
     for el in root.findall("os/boot"):
         el.getparent().remove(el)
     for _name, (tag, index), order in conversion:

@@ -5,7 +5,7 @@
 ``virt_iface``, ``virt_iface_info`` and the SR-IOV helpers.
 
 Both sides are expressed in this model: the task's parameters (*want*, see
-iface_validate) and libvirt's XML (*have*, see iface_xml).  Normalization
+iface.validate) and libvirt's XML (*have*, see iface.xml).  Normalization
 makes them comparable: lowercase MACs, a PCI address as one canonical
 string (``0000:03:10.2``), link state ``up`` when libvirt omits it, only
 user aliases (``ua-...``; the ``net0`` aliases libvirt gives by itself are
@@ -218,7 +218,7 @@ class HostState:
     others: list = field(default_factory=list)   # the domain's other interfaces (config and live)
     acpi: bool = True                        # the running domain has <acpi/> (or needs none)
     os_boot: tuple = ()                      # the config's <os><boot dev=...> list ("hd", ...)
-    boot_devices: list = field(default_factory=list)  # [(boot dev kind, label, ref)] other devices (iface_boot)
+    boot_devices: list = field(default_factory=list)  # [(boot dev kind, label, ref)] other devices (iface.boot)
     kernel: bool = False                     # the config boots a kernel directly (<os><kernel>)
     live_os_boot: bool = False               # the running domain uses <os><boot dev=...>
     boot_orders: dict = field(default_factory=dict)   # boot order -> what has it (other devices)

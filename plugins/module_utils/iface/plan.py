@@ -25,7 +25,7 @@ How each difference is made, on a running domain:
 * ``state=absent``: hot-unplug (``detach``) and removal from the config;
 * a boot order on a domain that boots by ``<os><boot dev>``: the domain's
   boot list is converted to per-device boot orders in the same define
-  (iface_boot), a config change like the next point;
+  (iface.boot), a config change like the next point;
 * anything else (model, MAC, type, alias, boot order, passt settings...):
   written to the config; it takes effect when the domain restarts, which
   the module does itself only with ``restart=true`` (``restart``), and

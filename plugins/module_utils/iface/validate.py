@@ -4,7 +4,7 @@
 """``virt_iface`` parameters -> :class:`iface_model.Interface` (*want*), with
 every rule that needs no host: one validator, run before anything is read
 or touched.  Rules that need the host (the network exists, the MAC is not
-used by another guest...) are in iface_plan."""
+used by another guest...) are in iface.plan."""
 
 from __future__ import annotations
 

@@ -186,7 +186,7 @@ class NetworkEngine(Engine):
 
     def _define(self, xml: str) -> None:
         """Define with libvirt's own schema validation where it has one (it
-        defines too, so check mode uses :func:`network_xml.check_schema`)."""
+        defines too, so check mode uses :func:`network.xml.check_schema`)."""
         name = self.params["name"]
         validate = flag("VIR_NETWORK_DEFINE_VALIDATE", 0)
         conn = self.lv.conn

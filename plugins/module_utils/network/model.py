@@ -4,7 +4,7 @@
 """The normalized model of one libvirt network, and its validator.
 
 Both sides are expressed in this model: the task's parameters (*want*, see
-network_validate) and libvirt's XML (*have*, see network_xml).  Normalization makes them
+network.validate) and libvirt's XML (*have*, see network.xml).  Normalization makes them
 comparable: lowercase MACs, canonical addresses, prefixes instead of
 netmasks, repeated children as sorted tuples keyed by identity, and the
 values libvirt fills in by itself treated as "unset".
@@ -194,5 +194,5 @@ class HostState:
     others: list = field(default_factory=list)   # [(name, Network)] other networks
     routes: list = field(default_factory=list)   # [(IPNetwork, dev)] host routes
     links: dict | None = None                    # {ifname: is_bridge}; None: host not visible
-    link_info: dict | None = None                # {ifname: network_host.Link}; None: host not visible
+    link_info: dict | None = None                # {ifname: network.bridge.Link}; None: host not visible
     guests: list = field(default_factory=list)   # running guests plugged into it

@@ -164,7 +164,7 @@ def target(desired: netm.Desired, have: netm.HostState) -> netm.Network:
     if merged.mode in netm.OWN_BRIDGE and not merged.bridge:
         merged = dataclasses.replace(merged, bridge=pick_bridge(have.others, have.links))
     if have.exists:
-        # A DHCP range pxe_network claims is not this task's to remove (pxe_claim).
+        # A DHCP range pxe_network claims is not this task's to remove (pxe.claim).
         merged = pxe_claim.keep_claimed_ranges(desired.network.ips, merged, have.config, have.config_xml)
     return merged
 

@@ -2,7 +2,7 @@
 # Copyright: virtnet.networking contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """*Want* for virt_network: the task's parameters -> a validated, normalized
-:class:`network_model.Desired`, and the cross-checks against the host.
+:class:`network.model.Desired`, and the cross-checks against the host.
 
 Everything here runs before anything on the host is touched; every error is
 a ValidationError naming the option (dotted path) and the value.

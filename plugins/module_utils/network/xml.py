@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: virtnet.networking contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""libvirt network XML <-> :class:`network_model.Network`, with lxml.
+"""libvirt network XML <-> :class:`network.model.Network`, with lxml.
 
 :func:`build` edits the host's current XML when there is one and touches
 only the parts the model manages, so everything else (uuid, bridge MAC,

@@ -8,7 +8,7 @@ The module owns three things in the network XML, all inside one IPv4
 ``<ip>`` element: ``<tftp root>``, ``<dhcp><bootp file server>`` and, only
 when asked, the ``<dhcp><range>``.  Everything else is ``virt_network``'s
 (or the user's) and is left exactly as it is: the XML is edited in place
-with lxml, and the rest of the network is parsed with network_xml, never a
+with lxml, and the rest of the network is parsed with network.xml, never a
 second time here.
 """
 
@@ -48,7 +48,7 @@ class Pxe:
     bootp_server: str | None = None
     ranges: tuple = ()
     # The range this module claims in the network's <metadata> (see
-    # pxe_claim): config only, dnsmasq never sees it, so it is compared on
+    # pxe.claim): config only, dnsmasq never sees it, so it is compared on
     # its own and never makes a restart pending.
     claimed: tuple | None = None
 
@@ -88,8 +88,8 @@ class Want:
 # --------------------------------------------------------------------------
 
 def _ip_pairs(root: Any, xml: str) -> list:
-    """[(<ip> element, network_model.Ip)] for the IPv4 addresses, in order;
-    network_xml parses the addresses, so both modules agree on them."""
+    """[(<ip> element, network.model.Ip)] for the IPv4 addresses, in order;
+    network.xml parses the addresses, so both modules agree on them."""
     parsed = nx.parse(xml)
     return [(el, ip) for el, ip in zip(root.findall("ip"), parsed.ips or ()) if ip.family == 4]
 

@@ -6,7 +6,7 @@ a :class:`engine.Plan` and the state it leads to.  Check mode and the real
 run both call it, and every refusal happens here, before anything is
 written.
 
-Order of the actions (the order :class:`sriov_engine.SriovEngine` applies
+Order of the actions (the order :class:`sriov.engine.SriovEngine` applies
 them): ``grubby`` (IOMMU on at the next boot; nothing else then), ``detach``
 (VFs out of VMs, only with ``detach_assigned``), ``numvfs`` (through 0, then
 wait), ``udev`` (the persistence rule), ``attach``.

@@ -19,7 +19,7 @@ from test_iface_plan import NIC, desired, host, kinds
 
 SCHEMAS = "/usr/share/libvirt/schemas"
 
-# devices as iface_boot.boot_devices returns them
+# devices as iface.boot.boot_devices returns them
 VDA = ("hd", "disk vda", ("disk", 0))
 VDB = ("hd", "disk vdb", ("disk", 1))
 CD = ("cdrom", "cdrom sda", ("disk", 2))

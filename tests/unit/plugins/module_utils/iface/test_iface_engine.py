@@ -1,4 +1,4 @@
-"""iface_engine over a fake libvirt: what it reads (identity in config and
+"""iface.engine over a fake libvirt: what it reads (identity in config and
 live, MACs of the whole host, ACPI, <os><boot>), what it sends (the domain
 XML with only the one interface edited, in place), and info."""
 

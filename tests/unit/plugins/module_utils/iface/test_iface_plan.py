@@ -1,4 +1,4 @@
-"""iface_validate / iface_plan: parameters -> model, identity (never the
+"""iface.validate / iface.plan: parameters -> model, identity (never the
 wrong NIC), and the truth table of live / config / pending / restart."""
 
 import dataclasses

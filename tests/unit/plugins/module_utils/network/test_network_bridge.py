@@ -1,4 +1,4 @@
-"""network_host: a bridge name that is already a host link is refused (libvirt
+"""network.bridge: a bridge name that is already a host link is refused (libvirt
 would delete that link when the start fails); only a leftover bridge of our
 own stopped network, port-less and with no foreign address, may be removed."""
 

@@ -1,4 +1,4 @@
-"""network_engine / network_restart helpers that read the host: routes and
+"""network.engine / libvirt.restart helpers that read the host: routes and
 links from an injectable root, and the interface XML sent to reconnect."""
 
 import os

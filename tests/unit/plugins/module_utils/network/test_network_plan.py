@@ -1,4 +1,4 @@
-"""network_plan: each change is made with the least disruptive call, and the
+"""network.plan: each change is made with the least disruptive call, and the
 prediction check mode returns is the state the host ends up in."""
 
 import pytest
@@ -178,7 +178,7 @@ def test_redefine_keeps_pxe_owned_elements():
 
 
 # --------------------------------------------------------------------------
-# a DHCP range pxe_network claims (pxe_claim)
+# a DHCP range pxe_network claims (pxe.claim)
 # --------------------------------------------------------------------------
 
 NO_DHCP = dict(BASE, ips=[{"address": "198.51.100.1/24"}])

@@ -1,4 +1,4 @@
-"""network_model: every bad input is refused before anything is touched,
+"""network.model: every bad input is refused before anything is touched,
 with a message naming the option and the value; good input is normalized."""
 
 import netaddr

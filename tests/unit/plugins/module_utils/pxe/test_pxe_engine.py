@@ -1,4 +1,4 @@
-"""pxe_engine / pxe_files on a fake tree (FsRoot) and a fake libvirt: what
+"""pxe.engine / pxe.files on a fake tree (FsRoot) and a fake libvirt: what
 is planned, what apply does on disk, and that every bad input stops in
 have() before anything is touched.  Runs as any user: owners are the
 current user's, looked up from the fake tree's /etc files."""
@@ -272,7 +272,7 @@ def test_verify_needs_an_active_network(tmp_path):
 
 
 # --------------------------------------------------------------------------
-# pxe_files helpers
+# pxe.files helpers
 # --------------------------------------------------------------------------
 
 def test_selinux_detection_and_helpers(tmp_path):

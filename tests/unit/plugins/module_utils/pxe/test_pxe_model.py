@@ -1,4 +1,4 @@
-"""pxe_model: parameters -> Want (every refusal names option and value), and
+"""pxe.model: parameters -> Want (every refusal names option and value), and
 the PXE part of a network's XML read and edited without touching the rest
 (validated against libvirt's own RelaxNG schema)."""
 
@@ -180,7 +180,7 @@ def test_bootp_on_an_ip_without_dhcp_creates_and_removes_dhcp():
 
 
 # --------------------------------------------------------------------------
-# the DHCP range pxe_network claims (pxe_claim): written, read, released
+# the DHCP range pxe_network claims (pxe.claim): written, read, released
 # --------------------------------------------------------------------------
 
 def test_dhcp_range_is_claimed_in_metadata_and_released_without_it():
