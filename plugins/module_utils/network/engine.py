@@ -20,7 +20,9 @@ from ansible_collections.virtnet.networking.plugins.module_utils.errors import V
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import conn as libvirt_conn
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.host import is_local, read_links, read_routes
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import AFFECT_CONFIG, AFFECT_LIVE, Libvirt, NETWORK_XML_INACTIVE, flag, libvirt_error
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import (
+    AFFECT_CONFIG, AFFECT_LIVE, NETWORK_XML_INACTIVE, Libvirt, flag, libvirt_error,
+)
 from ansible_collections.virtnet.networking.plugins.module_utils.network import bridge as nh
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.restart import (
     attached_interfaces, restart_network, start as start_network,
@@ -40,8 +42,8 @@ def read_network(lv: Libvirt, net: Any) -> netm.HostState:
     active = bool(net.isActive())
     live = nx.parse(net.XMLDesc(0)) if active else None
     return netm.HostState(name=name, exists=True, active=active, autostart=bool(net.autostart()),
-                         persistent=bool(net.isPersistent()), config=nx.parse(config_xml), live=live,
-                         config_xml=config_xml)
+                          persistent=bool(net.isPersistent()), config=nx.parse(config_xml), live=live,
+                          config_xml=config_xml)
 
 
 class NetworkEngine(Engine):

@@ -234,5 +234,5 @@ def plan(desired: netm.Desired, have: netm.HostState) -> tuple:
         p.add("autostart", "%s autostart of network %s" % ("enable" if autostart else "disable", name), NONE,
               payload=autostart)
     predicted = netm.HostState(name=name, exists=True, active=active_after, autostart=autostart, persistent=True,
-                          config=want, live=want)
+                               config=want, live=want)
     return p, predicted

@@ -55,7 +55,7 @@ class PxeEngine(Engine):
                                                      "virtnet.networking.virt_network)")
         config_xml = self.lv.call("reading network %r" % w.network, net.XMLDesc, NETWORK_XML_INACTIVE)
         state = pm.HostState(network=w.network, active=bool(net.isActive()), persistent=bool(net.isPersistent()),
-                          config_xml=config_xml, config=pm.read(config_xml, w.address, w.network))
+                             config_xml=config_xml, config=pm.read(config_xml, w.address, w.network))
         if w.dhcp_range:
             pval.check_range(w.dhcp_range, state.config.address)
         pval.check_bootp_served(w, pm.target(w, state.config), pm.dhcp_hosts(config_xml, w.address, w.network))
@@ -224,12 +224,12 @@ class PxeEngine(Engine):
         o = have.owner
         ctx = ":".join(("x", "x", have.ref_type, "x")) if have.selinux else None
         pred.root = pfiles.Entry(path=want.tftp_root, exists=True, kind="dir", mode=pm.ROOT_MODE, uid=o.uid, gid=o.gid,
-                             context=ctx)
+                                 context=ctx)
         pred.files = {}
         for bf in want.boot_files:
             size, digest = have.expected[bf.name]
             pred.files[bf.name] = pfiles.Entry(path=self._file_path(bf.name), exists=True, kind="file", mode=pm.FILE_MODE,
-                                           uid=o.uid, gid=o.gid, size=size, sha256=digest, context=ctx)
+                                               uid=o.uid, gid=o.gid, size=size, sha256=digest, context=ctx)
         return pred
 
     # -- verify over TFTP --------------------------------------------------

@@ -91,7 +91,7 @@ def test_planned_payloads_have_no_target_field():
     """The plan's payloads are models; a model has no field a name could be
     put in, whatever the task says."""
     have = im.HostState(domain="vm1", exists=True, running=True, persistent=True, networks={"default": True},
-                         links={"br0": True})
+                        links={"br0": True})
     want = ival.desired_from_params({"domain": "vm1", "alias": "ua-new", "type": "bridge", "source": "br0",
                                      "state": "present", "restart": False, "restart_timeout": 60})
     plan, _t = ipl.plan(want, have)

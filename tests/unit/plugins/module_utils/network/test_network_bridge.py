@@ -28,7 +28,7 @@ def host(params=None, *, active=False, others=()):
         return netm.HostState(name="lab", others=list(others))
     m = model(params)
     return netm.HostState(name="lab", exists=True, active=active, persistent=True, config=m,
-                         live=m if active else None, config_xml=nx.build(m), others=list(others))
+                          live=m if active else None, config_xml=nx.build(m), others=list(others))
 
 
 def link(name, kind="bridge", **kw):

@@ -29,7 +29,7 @@ def host_with(params, *, active=True, autostart=False, live=None):
     xml = etree.tostring(root, encoding="unicode")
     live_model = nx.parse(xml) if live is None else netm.merge(nv.network_from_params(live).network, None)
     return netm.HostState(name=params["name"], exists=True, active=active, autostart=autostart, persistent=True,
-                         config=nx.parse(xml), live=live_model if active else None, config_xml=xml)
+                          config=nx.parse(xml), live=live_model if active else None, config_xml=xml)
 
 
 def plan_for(params, have):

@@ -191,7 +191,7 @@ def test_rebuild_keeps_what_others_own(rng):
 def test_changing_dev_drops_the_stale_interface():
     have = nx.parse(GOLDEN_PXE)
     want = netm.merge(nv.network_from_params({"name": "pxe", "forward": {"mode": "route", "dev": "lan1"}}).network,
-                    have)
+                      have)
     root = etree.fromstring(nx.build(want, base=GOLDEN_PXE).encode())
     assert root.find("forward").get("dev") == "lan1"
     assert root.findall("forward/interface") == []

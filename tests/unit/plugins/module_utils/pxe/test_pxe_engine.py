@@ -239,10 +239,10 @@ def test_a_symlink_planted_after_planning_is_not_followed_when_writing(tmp_path)
     created = []
     with pytest.raises(OSError):
         pfiles.put_file(fs, "/srv/tftp", "menu/default", src=None, content="x", mode=0o644, owner=owner,
-                    created=created)
+                        created=created)
     with pytest.raises(OSError):
         pfiles.put_file(fs, "/srv/tftp", "menu/sub/default", src=None, content="x", mode=0o644, owner=owner,
-                    created=created)
+                        created=created)
     with pytest.raises(OSError):
         pfiles.set_attrs(fs, "/srv/tftp", "file", 0o644, owner)
     with pytest.raises(OSError):
