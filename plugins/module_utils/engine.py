@@ -163,14 +163,15 @@ class Engine:
                 raise
             except Exception as err:  # noqa: BLE001 - translated or re-raised
                 translated = self.step_error(action, err)
-                if translated is None:
+                if translated is err:
                     raise
                 raise translated from err
 
-    def step_error(self, action: Action, err: Exception) -> VirtnetError | None:
+    def step_error(self, action: Action, err: Exception) -> Exception:
         """The VirtnetError an exception of step ``action`` means (a libvirt
-        error, an OSError of a file step), or None for an unexpected one."""
-        return None
+        error, an OSError of a file step), or ``err`` itself for an
+        unexpected one (run() then reports it as such)."""
+        return err
 
     def export(self, state: Any) -> Any:
         """Normalized, JSON-able view of a state (used for diff and return)."""

@@ -133,10 +133,10 @@ class NetworkEngine(Engine):
         return npl.export_state(state)
 
     # -- apply: one _apply_<kind> per action kind (Engine.apply) ------------
-    def step_error(self, action: Any, err: Exception) -> VirtnetError | None:
+    def step_error(self, action: Any, err: Exception) -> Exception:
         if LIBVIRT_ERRORS and isinstance(err, LIBVIRT_ERRORS):
             return libvirt_error(action.summary, err)
-        return None
+        return err
 
     def _net(self) -> Any:
         return self.lv.network(self.params["name"])

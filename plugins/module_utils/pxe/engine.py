@@ -131,10 +131,10 @@ class PxeEngine(Engine):
         # served and keeps the files and definition the task asked for.
         self.undo.clear()
 
-    def step_error(self, action: Any, err: Exception) -> VirtnetError | None:
+    def step_error(self, action: Any, err: Exception) -> Exception:
         if isinstance(err, OSError):
             return VirtnetError("changing the TFTP root failed: %s" % err, path=getattr(err, "filename", None))
-        return None
+        return err
 
     def _record_created(self, what: str) -> list:
         """Journal the removal of the directories a step creates, before it

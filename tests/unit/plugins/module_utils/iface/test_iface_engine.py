@@ -312,7 +312,7 @@ def test_a_failing_bounce_leaves_the_link_up_and_rolls_the_move_back(monkeypatch
     vm = FailsOnUp("vm1", dom_xml("vm1", [NIC_A]), dom_xml("vm1", [NIC_A_LIVE % "ua-web"]))
     config_before = vm.config
     lv = FakeLv([vm], networks=("default", "lab"))
-    lv.call = lambda what, fn, *a, xml=None: _wrap(what, fn, *a)
+    lv.call = _wrap
     module, eng = engine_for(lv, domain="vm1", alias="ua-web", type="network", source="lab", renew_down_time=1)
     with pytest.raises(SystemExit):
         run(module, eng)
@@ -324,7 +324,7 @@ def test_a_failing_bounce_leaves_the_link_up_and_rolls_the_move_back(monkeypatch
     assert vm.config == config_before
 
 
-def _wrap(what, fn, *args):
+def _wrap(what, fn, *args, xml=None):
     from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
     try:
         return fn(*args)

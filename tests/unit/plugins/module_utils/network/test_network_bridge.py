@@ -90,7 +90,7 @@ def test_bridge_of_another_networks_definition_is_refused():
 def test_plan_removes_a_stale_bridge_right_before_the_start():
     have = host(PARAMS)
     have.link_info = link("vblab", addresses=("192.0.2.1/24",))
-    plan, _ = npl.plan(nv.network_from_params(PARAMS), have)
+    plan, _warnings = npl.plan(nv.network_from_params(PARAMS), have)
     assert [a.kind for a in plan.actions] == ["remove_bridge", "start"]
 
 
@@ -109,7 +109,7 @@ def test_link_kinds_from_sysfs(tmp_path):
     for name, files in {"br0": ["bridge/", "brif/p0"], "bond0": ["bonding/"], "eno1": ["device"],
                         "tap0": ["tun_flags"], "v10": ["uevent=DEVTYPE=vlan"]}.items():
         for f in files:
-            path = net / name / f.split("=")[0].rstrip("/")
+            path = net / name / f.split("=", maxsplit=1)[0].rstrip("/")
             if f.endswith("/"):
                 path.mkdir(parents=True)
             else:
