@@ -107,6 +107,7 @@ class FakeClock:
 
 
 class FakeLibvirt:
+    is_local = False            # as a remote URI: nothing is read from this machine
     def __init__(self, *, domains: Any = (), networks: dict | None = None, call_errors: tuple = ()) -> None:
         self.doms = {d.name(): d for d in domains}
         self.nets = dict(networks or {})

@@ -8,7 +8,8 @@ NetworkManager (*have*): the same dataclasses on both sides, normalized the
 same way (addresses as ``netaddr`` text with prefix, bond modes by name,
 bond options as a dict), so comparing them is a plain ``==``.
 
-The rules of the seed (bridged mode with bonding) live in :func:`validate`.
+The bonding rules of Configuring virtual machine network connections, 15.3.3 (bridged mode) live in
+nm/validate.py.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.errors import V
 from ansible_collections.virtnet.networking.plugins.module_utils.nm.model import BOND_MODES, Bond, IPConfig, Topology
 
 
-# Seed, "bridged mode": only these work with a VM on the bridge.
+# Configuring virtual machine network connections, 15.3.3 ("bridged mode"): only these work with a VM on the bridge.
 SAFE_BOND_MODES = ("active-backup", "balance-xor", "802.3ad")
 UNSAFE_MODE_REASON = ("with a bridge used by virtual machines only bonding modes 1 (active-backup), "
                       "2 (balance-xor) and 4 (802.3ad) work; modes 0, 3, 5 and 6 are likely to make "
