@@ -24,8 +24,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 import conftest  # noqa: E402,F401  (makes the collection importable)
 import vnsb  # noqa: E402
 
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt  # noqa: E402
-from ansible_collections.virtnet.networking.plugins.module_utils.network_restart import restart_network  # noqa: E402
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt  # noqa: E402
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.restart import restart_network  # noqa: E402
 
 NET = """<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'>
   <name>vn3-bench</name><forward mode='nat'/><bridge name='vn3bench' stp='off' delay='0'/>

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import DEFAULT_URI
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import DEFAULT_URI
 
 
 def libvirt_argspec(**options: dict) -> dict:

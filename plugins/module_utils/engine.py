@@ -71,11 +71,66 @@ class Plan:
         return [a for a in self.actions if a.kind in kinds]
 
 
+@dataclass
+class UndoStep:
+    """One applied step of this run and how to undo it."""
+
+    what: str                   # the step, in words ("the hotplug", "the VF count of eth1")
+    inverse: Any                # callable; returns what it undid in words, or None
+
+
+class Undo:
+    """The one undo journal of a run: every engine records each applied step's
+    inverse here *as it applies* (before the write where a half-done write
+    needs undoing too), and on a failure the inverses run newest first.
+
+    Only steps that ran are in the journal, so the report lists only them.
+    A failing inverse is reported and the older ones still run: undo as much
+    as possible, never mask the error being reported.
+    """
+
+    def __init__(self) -> None:
+        self.steps: list = []
+
+    def record(self, what: str, inverse: Any) -> UndoStep:
+        step = UndoStep(what=what, inverse=inverse)
+        self.steps.append(step)
+        return step
+
+    def forget(self, step: UndoStep) -> None:
+        """The step undid itself (a link bounce that came back up)."""
+        self.steps.remove(step)
+
+    def clear(self) -> None:
+        """The changes so far are kept whatever happens next."""
+        self.steps = []
+
+    def run(self) -> str | None:
+        """Run the inverses newest first and empty the journal; what was
+        undone (and what failed to be), in words, or None when nothing ran."""
+        steps, self.steps = self.steps, []
+        if not steps:
+            return None
+        done = []
+        for step in reversed(steps):
+            try:
+                said = step.inverse()
+            except Exception as err:  # noqa: BLE001 - report, never mask the error being reported
+                done.append("undoing %s failed: %s" % (step.what, getattr(err, "msg", None) or err))
+            else:
+                done.append(said if isinstance(said, str) and said else "%s undone" % step.what)
+        return "; ".join(done)
+
+
 class Engine:
-    """Base class: override ``want``, ``have``, ``plan``, ``apply``, ``export``.
+    """Base class: override ``want``, ``have``, ``plan``, ``export`` and one
+    ``_apply_<kind>`` method per action kind of the plans.
 
     ``result_key`` names the key under which the final state is returned
-    (``network``, ``interface``...).
+    (``network``, ``interface``...).  Each ``_apply_<kind>`` records the
+    inverse of what it changed in ``self.undo``; on a failure of a later step
+    (or of the verification after it) :func:`run` undoes them and reports
+    what it undid in ``rolled_back``.
     """
 
     result_key = "state"
@@ -86,6 +141,7 @@ class Engine:
         # Extra result keys an apply step wants to report (reconnected
         # guests, rollback details...).
         self.report: dict = {}
+        self.undo = Undo()
 
     # -- to override -----------------------------------------------------
     def want(self) -> Any:
@@ -98,7 +154,24 @@ class Engine:
         raise NotImplementedError
 
     def apply(self, plan: Plan) -> None:
-        raise NotImplementedError
+        """Apply ``plan``: each action by its ``_apply_<kind>`` method.  An
+        exception other than VirtnetError goes through :meth:`step_error`."""
+        for action in plan.actions:
+            try:
+                getattr(self, "_apply_" + action.kind)(action)
+            except VirtnetError:
+                raise
+            except Exception as err:  # noqa: BLE001 - translated or re-raised
+                translated = self.step_error(action, err)
+                if translated is err:
+                    raise
+                raise translated from err
+
+    def step_error(self, action: Action, err: Exception) -> Exception:
+        """The VirtnetError an exception of step ``action`` means (a libvirt
+        error, an OSError of a file step), or ``err`` itself for an
+        unexpected one (run() then reports it as such)."""
+        return err
 
     def export(self, state: Any) -> Any:
         """Normalized, JSON-able view of a state (used for diff and return)."""
@@ -115,10 +188,10 @@ class Engine:
         when the proof fails."""
 
     def roll_back(self) -> str | None:
-        """Undo what :meth:`apply` changed when a later step (verify,
-        :meth:`finish`) fails; returns what was undone, in words, or None
-        when the engine keeps no journal of its changes."""
-        return None
+        """Undo what :meth:`apply` changed, newest first, when it or a later
+        step (verify, :meth:`finish`) fails; returns what was undone, in
+        words, or None when no step of this run is left to undo."""
+        return self.undo.run()
 
     def cleanup(self) -> None:
         """Release connections; always called."""
@@ -136,8 +209,9 @@ def run(module: Any, engine: Engine) -> None:
     except VirtnetError as err:
         _fail(module, err)
     except Exception as err:  # noqa: BLE001 - last resort: never a bare traceback
+        extra = {"rolled_back": err.rolled_back} if getattr(err, "rolled_back", None) else {}
         module.fail_json(msg="unexpected error: %s: %s" % (type(err).__name__, err),
-                         exception=traceback.format_exc())
+                         exception=traceback.format_exc(), **extra)
     finally:
         engine.cleanup()
     module.exit_json(**result)
@@ -157,10 +231,9 @@ def _converge(module: Any, engine: Engine) -> dict:
         after = engine.predict(want, have, plan)
     else:
         after = have
-        if plan.actions:
-            engine.apply(plan)
         try:
             if plan.actions:
+                engine.apply(plan)
                 # Verify: read the host again and plan again.  Anything left
                 # means the apply did not do what the plan promised.
                 after = engine.have()
@@ -174,10 +247,14 @@ def _converge(module: Any, engine: Engine) -> dict:
                     )
             result["restart_required"] = final_plan.restart_required
             engine.finish(after)
-        except VirtnetError as err:
+            engine.undo.clear()     # converged and proven: this run's changes stay
+        except Exception as err:
             undone = engine.roll_back()
             if undone is not None:
-                err.details.setdefault("rolled_back", undone)
+                if isinstance(err, VirtnetError):
+                    err.details.setdefault("rolled_back", undone)
+                else:
+                    err.rolled_back = undone  # type: ignore[attr-defined]  # for run()'s last resort
             raise
     if final_plan.pending:
         result["pending"] = list(final_plan.pending)

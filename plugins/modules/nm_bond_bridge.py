@@ -252,8 +252,8 @@ reachable:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
-from ansible_collections.virtnet.networking.plugins.module_utils.nm_engine import ARGSPEC, NmBondBridge
-from ansible_collections.virtnet.networking.plugins.module_utils.nm_model import netaddr
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.engine import ARGSPEC, NmBondBridge
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 
 
 def argument_spec() -> dict:

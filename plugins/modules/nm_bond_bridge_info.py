@@ -56,7 +56,7 @@ bridges:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run_info
-from ansible_collections.virtnet.networking.plugins.module_utils.nm_engine import read_info
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.info import read_info
 
 
 def argument_spec() -> dict:

@@ -226,9 +226,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import require_libvirt
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import require_libvirt
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
-from ansible_collections.virtnet.networking.plugins.module_utils.pxe_engine import PxeEngine
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe.engine import PxeEngine
 
 
 def argument_spec() -> dict:

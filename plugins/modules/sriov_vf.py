@@ -215,8 +215,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import require_libvirt
-from ansible_collections.virtnet.networking.plugins.module_utils.sriov_engine import SriovEngine
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import require_libvirt
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov.engine import SriovEngine
 
 
 def argument_spec() -> dict:

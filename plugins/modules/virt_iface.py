@@ -362,9 +362,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
-from ansible_collections.virtnet.networking.plugins.module_utils.iface_engine import IfaceEngine
+from ansible_collections.virtnet.networking.plugins.module_utils.iface.engine import IfaceEngine
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import require_libvirt
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import require_libvirt
 
 
 def argument_spec() -> dict:

@@ -83,9 +83,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run_info
-from ansible_collections.virtnet.networking.plugins.module_utils.iface_engine import info
+from ansible_collections.virtnet.networking.plugins.module_utils.iface.info import info
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, require_libvirt
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, require_libvirt
 
 
 def argument_spec() -> dict:

@@ -85,9 +85,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run_info
-from ansible_collections.virtnet.networking.plugins.module_utils.libvirt_conn import Libvirt, require_libvirt
+from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, require_libvirt
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
-from ansible_collections.virtnet.networking.plugins.module_utils.network_engine import info
+from ansible_collections.virtnet.networking.plugins.module_utils.network.info import info
 
 
 def argument_spec() -> dict:

@@ -191,7 +191,7 @@ def test_unmanaged_pxe_elements_survive_a_redefine(hv):
 
 def _unit_bad_cases():
     spec = importlib.util.spec_from_file_location(
-        "unit_network_validate", os.path.join(HERE, "../../unit/plugins/module_utils/test_network_validate.py"))
+        "unit_network_validate", os.path.join(HERE, "../../unit/plugins/module_utils/network/test_network_validate.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.BAD

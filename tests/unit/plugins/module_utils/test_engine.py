@@ -5,30 +5,8 @@ import pytest
 
 from ansible_collections.virtnet.networking.plugins.module_utils import engine as eng
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
-
-
-class Exit(Exception):
-    def __init__(self, failed, result):
-        super().__init__(result)
-        self.failed = failed
-        self.result = result
-
-
-class FakeModule:
-    def __init__(self, params=None, check_mode=False, diff=False):
-        self.params = params or {}
-        self.check_mode = check_mode
-        self._diff = diff
-        self.warnings = []
-
-    def exit_json(self, **kw):
-        raise Exit(False, kw)
-
-    def fail_json(self, **kw):
-        raise Exit(True, kw)
-
-    def warn(self, w):
-        self.warnings.append(w)
+from unit.fakes import FakeModule
+from unit.fakes import ModuleExit as Exit
 
 
 class Counter(eng.Engine):

@@ -11,11 +11,11 @@ import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.virtnet.networking.plugins.module_utils import iface_validate as ival
-from ansible_collections.virtnet.networking.plugins.module_utils import network_validate as nv
-from ansible_collections.virtnet.networking.plugins.module_utils import nm_model
-from ansible_collections.virtnet.networking.plugins.module_utils import pxe_model as pm
-from ansible_collections.virtnet.networking.plugins.module_utils import sriov_model as sm
+from ansible_collections.virtnet.networking.plugins.module_utils.iface import validate as ival
+from ansible_collections.virtnet.networking.plugins.module_utils.network import validate as nv
+from ansible_collections.virtnet.networking.plugins.module_utils.nm import validate as nm_validate
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import validate as pval
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov import validate as sval
 from ansible_collections.virtnet.networking.plugins.modules import (
     nm_bond_bridge, nm_bond_bridge_info, pxe_network, pxe_network_info, sriov_vf, sriov_vf_info, virt_iface,
     virt_iface_info, virt_network, virt_network_info,
@@ -28,11 +28,11 @@ MODULES = {
     virt_network_info: None,
     virt_iface: ival.desired_from_params,
     virt_iface_info: None,
-    nm_bond_bridge: nm_model.want_from_params,
+    nm_bond_bridge: nm_validate.want_from_params,
     nm_bond_bridge_info: None,
-    pxe_network: pm.want_from_params,
+    pxe_network: pval.want_from_params,
     pxe_network_info: None,
-    sriov_vf: sm.desired_from_params,
+    sriov_vf: sval.desired_from_params,
     sriov_vf_info: None,
 }
 IDS = [m.__name__.rsplit(".", 1)[1] for m in MODULES]

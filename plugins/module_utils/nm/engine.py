@@ -1,0 +1,259 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The engine of ``nm_bond_bridge``: want / have / plan / apply under a
+NetworkManager checkpoint / verify; and the reader of ``nm_bond_bridge_info``."""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from typing import Any
+
+from ansible_collections.virtnet.networking.plugins.module_utils.nm import plan as nm_plan
+from ansible_collections.virtnet.networking.plugins.module_utils.nm import verify as nm_verify
+from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import Engine, Plan
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
+from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.checkpoint import Checkpoint
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.model import ip_from_props
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.validate import want_from_params
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.nmcli import Nmcli
+from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
+
+IP_OPTIONS = dict(type="dict", options=dict(
+    method=dict(type="str"), addresses=dict(type="list", elements="str"), gateway=dict(type="str"),
+    dns=dict(type="list", elements="str"), dns_search=dict(type="list", elements="str")))
+
+ARGSPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    stp=dict(type="bool", default=False),
+    autoconnect_ports=dict(type="bool", default=True),
+    ports=dict(type="list", elements="str", default=[]),
+    bond=dict(type="dict", options=dict(
+        name=dict(type="str", required=True), mode=dict(type="str", default="active-backup"),
+        miimon=dict(type="raw", default=100), options=dict(type="dict", default={}),
+        ports=dict(type="list", elements="str", default=[]),
+        allow_unsafe_mode=dict(type="bool", default=False))),
+    ipv4=IP_OPTIONS, ipv6=copy.deepcopy(IP_OPTIONS),
+    move_ip_from=dict(type="str"),
+    release_ports=dict(type="bool", default=False),
+    rollback_timeout=dict(type="int", default=60),
+    verify_target=dict(type="str"),
+    verify_timeout=dict(type="int", default=30),
+)
+
+
+class NmBondBridge(Engine):
+    result_key = "bridge"
+
+    def __init__(self, module, *, fs: FsRoot | None = None, nmcli: Nmcli | None = None,
+                 checkpoint: Checkpoint | None = None, sleep=time.sleep, clock=time.monotonic) -> None:
+        super().__init__(module)
+        self.fs = fs or FsRoot("/")
+        self.nm = nmcli or Nmcli(module)
+        self._checkpoint = checkpoint
+        self.sleep = sleep
+        self.clock = clock
+        self.warnings: list = []
+        self.topology = None
+        self.deadline = 0.0
+
+    # -- want ---------------------------------------------------------------
+    def want(self):
+        p = self.params
+        if p["state"] == "absent":
+            v.ifname("name", p["name"])
+            return None
+        for opt in ("rollback_timeout", "verify_timeout"):
+            if p[opt] is not None and not 5 <= p[opt] <= 3600:
+                raise ValidationError(opt, p[opt], "must be 5 to 3600 seconds")
+        if p["rollback_timeout"] < p["verify_timeout"] + 20:
+            raise ValidationError("rollback_timeout", p["rollback_timeout"],
+                                  "must be at least verify_timeout + 20 s (%d), or NetworkManager could roll back "
+                                  "while the change is still being verified" % (p["verify_timeout"] + 20))
+        if p.get("verify_target"):
+            v.ip_address("verify_target", p["verify_target"])
+        topo, self.warnings = want_from_params(p)
+        if not topo.ports and not topo.bond:
+            raise ValidationError("ports", p.get("ports"), "a VM bridge needs ports or a bond to reach the network")
+        self.topology = topo
+        return topo
+
+    # -- have ---------------------------------------------------------------
+    def have(self):
+        ports = [i for i, _m in self.topology.ethernet_ports] if self.topology else []
+        return nm_plan.read_have(self.nm.profiles(), self.nm.device_states(), self.nm.names,
+                                 self.params["name"], ports)
+
+    # -- plan ---------------------------------------------------------------
+    def plan(self, want, have) -> Plan:
+        if want is None:
+            # Absent: the ports are whatever the bridge has now.
+            if have.bridge is not None and self.params["release_ports"]:
+                have = nm_plan.read_have(have.profiles, have.devices, self.nm.names, self.params["name"],
+                                         sorted(have.ports))
+            return nm_plan.plan_absent(have, self.params["release_ports"], self.nm.names)
+        nm_plan.check_ports(want, have, self.nm.names, self.params.get("move_ip_from"))
+        self._resolve_move(want, have)
+        plan = nm_plan.plan_present(want, have, self.nm.names)
+        plan.warnings.extend(self.warnings)
+        return plan
+
+    def _resolve_move(self, want, have) -> None:
+        """15.9: the bridge takes the IP settings of the interface it absorbs."""
+        src = self.params.get("move_ip_from")
+        if not src:
+            return
+        cands = [p for p in have.standalone.values() if (p.ifname or p.device) == src]
+        cands.sort(key=lambda p: (not p.state, p.name))
+        if cands:
+            want.ipv4, want.ipv6 = ip_from_props(cands[0].props, 4), ip_from_props(cands[0].props, 6)
+        elif have.topology is not None:
+            want.ipv4, want.ipv6 = have.topology.ipv4, have.topology.ipv6
+        else:
+            raise ValidationError("move_ip_from", src, "no NetworkManager profile holds an IP configuration "
+                                  "for this interface, so there is nothing to move")
+
+    # -- apply --------------------------------------------------------------
+    def apply(self, plan: Plan) -> None:
+        cp = self._checkpoint or Checkpoint(self.module)
+        # One budget for activation and every verification step, so the whole
+        # change is judged before NetworkManager's own rollback timer fires.
+        self.deadline = self.clock() + self.params["verify_timeout"]
+        cp.create(self.params["rollback_timeout"])
+        self.report["checkpoint"] = cp.log
+        # The checkpoint is this engine's one undo step: it covers every
+        # nmcli step after it, so the steps themselves record nothing.
+        rollback: dict = {}
+        rollback_error: list = []
+
+        def to_checkpoint() -> str:
+            try:
+                rollback.update(cp.rollback())
+            except VirtnetError as rb_err:
+                rollback_error.append(rb_err)
+                raise
+            return "NetworkManager rolled back to the checkpoint taken before the change (%s)" % (
+                ", ".join("%s: %s" % kv for kv in sorted(rollback.items())) or "no device changed")
+        self.undo.record("the NetworkManager checkpoint", to_checkpoint)
+        try:
+            super().apply(plan)
+            self._verify()
+        except VirtnetError as err:
+            undone = self.roll_back()
+            if rollback_error:
+                msg = ("%s; and the rollback to the checkpoint failed too: %s (NetworkManager rolls back by "
+                       "itself after %d s)" % (err.msg, rollback_error[0].msg, self.params["rollback_timeout"]))
+                raise VirtnetError(msg, checkpoint=cp.log, commands=self.nm.commands, rolled_back=undone,
+                                   **err.details)
+            raise VirtnetError("%s; NetworkManager was rolled back to the checkpoint taken before the change, "
+                               "the previous profiles and connections are restored" % err.msg,
+                               checkpoint=cp.log, rollback=rollback, rolled_back=undone, commands=self.nm.commands,
+                               **err.details)
+        cp.destroy()
+        self.undo.clear()
+
+    def _apply_nmcli(self, action: Any) -> None:
+        self.nm.run(action.payload)
+
+    def _apply_activate(self, action: Any) -> None:
+        self._activate(action.payload)
+
+    def _activate(self, payload: dict) -> None:
+        self.nm.run(["connection", "up"] + payload["bridge"])
+        if payload.get("bond"):
+            self.nm.run(["connection", "up"] + payload["bond"])
+        # Masters count too: a bridge with STP waits out its forward delay
+        # (and its IP setup) in "activating"; the change is not done before.
+        masters = [tuple(ref) for ref in (payload["bridge"], payload.get("bond")) if ref]
+        ports = [("id", n) for n in payload["ports"]]
+        waiting = masters + ports
+        kicked = set()
+        while waiting:
+            profiles = self.nm.profiles()
+            states = {("id", p.name): p.state for p in profiles}
+            states.update({("uuid", p.uuid): p.state for p in profiles})
+            waiting = [ref for ref in waiting if states.get(ref) != "activated"]
+            for ref in waiting:
+                # autoconnect-ports brings ports up with the bridge; without
+                # it (or when a port was busy with another profile) we do.
+                if ref in ports and ref not in kicked and states.get(ref) in ("", None):
+                    kicked.add(ref)
+                    self.nm.run(["connection", "up"] + list(ref))
+            if waiting and self.clock() > self.deadline:
+                raise VirtnetError("not active within verify_timeout=%d s: %s (a bridge with STP waits twice its "
+                                   "forward delay before forwarding)"
+                                   % (self.params["verify_timeout"], ", ".join(r[1] for r in waiting)))
+            if waiting:
+                self.sleep(0.2)
+
+    def _verify(self) -> None:
+        if self.topology is None:
+            target = self.params.get("verify_target")
+        else:
+            t = self.topology
+            while True:
+                st = nm_verify.status(self.fs, t.name, t.bond.name if t.bond else None)
+                issues = nm_verify.problems(st, bridge=t.name, ports=t.ports, bond=t.bond.name if t.bond else None,
+                                            bond_ports=t.bond.ports if t.bond else [])
+                if not issues or self.clock() > self.deadline:
+                    break
+                self.sleep(0.2)
+            self.report["verification"] = st
+            if issues:
+                raise VirtnetError("the new state did not verify: " + "; ".join(issues), verification=st)
+            target = self.params.get("verify_target") or t.ipv4.gateway or t.ipv6.gateway
+        self._verify_controller()
+        if not target:
+            self.report.setdefault("verification_notes", []).append(
+                "no gateway and no verify_target: reachability was not checked")
+            return
+        ping = CommandRunner(self.module, "ping")
+        while True:
+            res = ping.run(["-c", "1", "-W", "1", "-n", str(target)], check=False)
+            if res.ok:
+                self.report["reachable"] = str(target)
+                return
+            if self.clock() > self.deadline:
+                raise VirtnetError("%s is not reachable after the change (ping failed for %d s)"
+                                   % (target, self.params["verify_timeout"]), target=str(target))
+            self.sleep(0.5)
+
+    def _verify_controller(self) -> None:
+        """When the module came over SSH, the address the controller used
+        must still be on the host and the controller must still answer:
+        otherwise the task would "succeed" into a host nobody can reach."""
+        conn = os.environ.get("SSH_CONNECTION", "").split()
+        if len(conn) != 4:
+            return
+        client, server = conn[0], conn[2]
+        ip = CommandRunner(self.module, "ip")
+        addrs = ip.run(["-o", "addr", "show"]).out
+        if not any((" %s/" % server) in line for line in addrs.splitlines()):
+            raise VirtnetError("the address the controller connects to (%s) is gone from the host after the "
+                               "change; the SSH connection would be cut" % server, ssh_connection=conn)
+        ping = CommandRunner(self.module, "ping")
+        while not ping.run(["-c", "1", "-W", "1", "-n", client], check=False).ok:
+            if self.clock() > self.deadline:
+                raise VirtnetError("the controller (%s) does not answer from the host after the change; the SSH "
+                                   "connection would be cut" % client, ssh_connection=conn)
+            self.sleep(0.5)
+        self.report["controller_reachable"] = client
+
+    # -- views --------------------------------------------------------------
+    def export(self, state):
+        if isinstance(state, dict):     # already a prediction
+            return state
+        ports = [i for i, _m in self.topology.ethernet_ports] if self.topology else []
+        if self.topology is None:
+            return {"present": False} if state.bridge is None else nm_plan.export_have(state, sorted(state.ports))
+        return nm_plan.export_have(state, ports)
+
+    def predict(self, want, have, plan):
+        if want is None:
+            return {"present": False}
+        return nm_plan.predict_present(want, have)
