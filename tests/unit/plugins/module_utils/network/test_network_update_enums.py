@@ -4,7 +4,7 @@ another section (a DHCP range sent as section 9 is read as a <portgroup> and
 refused, so a range changed by hand could never be converged back)."""
 import pytest
 
-from ansible_collections.virtnet.networking.plugins.module_utils import network_plan as np
+from ansible_collections.virtnet.networking.plugins.module_utils.network import plan as np
 
 libvirt = pytest.importorskip("libvirt")
 
