@@ -77,6 +77,7 @@ common=(
     libvirt-dev pkg-config libxml2-utils xorriso cpio gzip
     python3-venv debootstrap
     openssh-client  # ssh/ssh-keygen: the full-host test guest (sandbox/fullhost) and ansible's ssh
+    firewalld  # the rhel9 sandbox shape runs it in the hypervisor namespace (sandbox/vnsb.py --shape rhel9)
 )
 virt=(
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""The per-driver front of the sandbox's modular-daemon shape (stdlib only).
+
+Why this exists: Debian's libvirt (bookworm's 9.0 and bookworm-backports'
+11.3) ships only the monolithic ``libvirtd``; it builds none of the modular
+daemons (virtqemud, virtnetworkd, virtnodedevd, virtproxyd) RHEL 9 and 10 run.
+vnsb.py's modular shape therefore runs one ``libvirtd`` per driver, each
+loading only that driver (``LIBVIRT_DRIVER_DIR`` pointing at a directory with
+one ``libvirt_driver_*.so``), each on its own socket
+(``/run/libvirt/virtnetworkd-sock`` and so on). What is then real libvirt
+code, as on RHEL: the network driver lives in its own process; the qemu
+driver reaches it over RPC (``network:///system``, "direct" mode inside a
+daemon) for every guest NIC on a network (port allocation, bridge lookup,
+restart and reconnect).
+
+The one piece a driver-restricted ``libvirtd`` lacks is what a real
+virtqemud does for a *client*: a client connected to ``qemu:///system`` may
+call network and node-device APIs, and virtqemud forwards them to
+virtnetworkd / virtnodedevd (``MODULE_NAME`` builds only). This process
+stands in for that forwarding: it listens on ``virtqemud-sock``, passes every
+call to the qemu daemon, and a call that daemon answers with
+VIR_ERR_NO_SUPPORT ("not supported by the connection driver") goes to the
+network daemon, then to the node-device daemon; the answer (or the last
+error) goes back to the client. The procedure is remembered once a daemon
+took it. Bytes are forwarded unchanged (client serials are unique per
+connection); only the two extra connections' own open handshakes are made
+here.
+
+    modular_front.py LISTEN_SOCK QEMU_SOCK NETWORK_SOCK NODEDEV_SOCK
+"""
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import sys
+import threading
+
+REMOTE_PROGRAM = 0x20008086
+KEEPALIVE_PROGRAM = 0x6B656570
+CALL, REPLY, MESSAGE = 0, 1, 2
+STATUS_OK, STATUS_ERROR = 0, 1
+PROC_CONNECT_OPEN = 1
+VIR_ERR_NO_SUPPORT = 3
+KEEPALIVE_PING, KEEPALIVE_PONG = 1, 2
+HEADER = struct.Struct(">IIiIII")  # prog, vers, proc, type, serial, status
+
+
+def recv_msg(s: socket.socket) -> bytes | None:
+    head = _recv_exact(s, 4)
+    if head is None:
+        return None
+    (length,) = struct.unpack(">I", head)
+    body = _recv_exact(s, length - 4)
+    return None if body is None else head + body
+
+
+def _recv_exact(s: socket.socket, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def header(msg: bytes) -> tuple[int, int, int, int, int, int]:
+    return HEADER.unpack_from(msg, 4)
+
+
+def make_msg(prog: int, proc: int, mtype: int, serial: int, payload: bytes = b"",
+             status: int = STATUS_OK) -> bytes:
+    body = HEADER.pack(prog, 1, proc, mtype, serial, status) + payload
+    return struct.pack(">I", len(body) + 4) + body
+
+
+def xdr_string(s: str) -> bytes:
+    b = s.encode()
+    return struct.pack(">I", len(b)) + b + b"\0" * (-len(b) % 4)
+
+
+class Session:
+    """One client connection and its three upstream connections."""
+
+    def __init__(self, client: socket.socket, upstreams: list[str], routes: dict[int, int]) -> None:
+        self.client = client
+        self.routes = routes  # procedure -> upstream index, shared by all sessions
+        self.up: list[socket.socket] = []
+        self.pending: dict[int, tuple[int, int, bytes]] = {}  # serial -> (proc, upstream, msg)
+        self.lock = threading.Lock()
+        self.client_lock = threading.Lock()
+        self.up_locks: list[threading.Lock] = []
+        uris = [None, "network:///system", "nodedev:///system"]
+        for i, path in enumerate(upstreams):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            if uris[i]:
+                # Open the secondary connection the way virtqemud would.
+                serial = 0x7FFF0000 + i
+                s.sendall(make_msg(REMOTE_PROGRAM, PROC_CONNECT_OPEN, CALL, serial,
+                                   struct.pack(">I", 1) + xdr_string(uris[i]) + struct.pack(">I", 0)))
+                reply = recv_msg(s)
+                if reply is None or header(reply)[5] != STATUS_OK:
+                    raise OSError(f"cannot open {uris[i]} on {path}")
+            self.up.append(s)
+            self.up_locks.append(threading.Lock())
+
+    def send_client(self, msg: bytes) -> None:
+        with self.client_lock:
+            self.client.sendall(msg)
+
+    def send_up(self, i: int, msg: bytes) -> None:
+        with self.up_locks[i]:
+            self.up[i].sendall(msg)
+
+    def run(self) -> None:
+        for i in range(len(self.up)):
+            threading.Thread(target=self.pump_up, args=(i,), daemon=True).start()
+        try:
+            while True:
+                msg = recv_msg(self.client)
+                if msg is None:
+                    break
+                prog, _vers, proc, mtype, serial, _st = header(msg)
+                if prog == REMOTE_PROGRAM and mtype == CALL:
+                    i = self.routes.get(proc, 0)
+                    with self.lock:
+                        self.pending[serial] = (proc, i, msg)
+                    self.send_up(i, msg)
+                else:  # keepalive answers, streams, other programs: the qemu daemon's
+                    self.send_up(0, msg)
+        except OSError:
+            pass
+        finally:
+            self.close()
+
+    def pump_up(self, i: int) -> None:
+        s = self.up[i]
+        try:
+            while True:
+                msg = recv_msg(s)
+                if msg is None:
+                    break
+                prog, _vers, proc, mtype, serial, status = header(msg)
+                if i > 0 and prog == KEEPALIVE_PROGRAM:
+                    if proc == KEEPALIVE_PING:
+                        self.send_up(i, make_msg(KEEPALIVE_PROGRAM, KEEPALIVE_PONG, MESSAGE, 0))
+                    continue
+                if prog == REMOTE_PROGRAM and mtype == REPLY:
+                    with self.lock:
+                        entry = self.pending.pop(serial, None)
+                    if entry is not None:
+                        cproc, _ui, cmsg = entry
+                        code = struct.unpack_from(">i", msg, 28)[0] if status == STATUS_ERROR else None
+                        if code == VIR_ERR_NO_SUPPORT and i + 1 < len(self.up) \
+                                and cproc != PROC_CONNECT_OPEN:
+                            with self.lock:
+                                self.pending[serial] = (cproc, i + 1, cmsg)
+                            self.send_up(i + 1, cmsg)
+                            continue
+                        if status == STATUS_OK and i > 0:
+                            self.routes[cproc] = i
+                self.send_client(msg)
+        except OSError:
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        # Called by each pump as it ends: shut everything down (the other
+        # pumps wake up and end too); the last one closes the descriptors.
+        with self.lock:
+            self.closed = getattr(self, "closed", 0) + 1
+            last = self.closed == len(self.up) + 1
+        for s in [self.client, *self.up]:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            if last:
+                s.close()
+
+
+def main(argv: list[str]) -> int:
+    listen, *upstreams = argv
+    if len(upstreams) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    try:
+        os.unlink(listen)
+    except FileNotFoundError:
+        pass
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(listen)
+    os.chmod(listen, 0o700)
+    srv.listen(64)
+    routes: dict[int, int] = {}
+    while True:
+        c, _ = srv.accept()
+
+        def serve(c: socket.socket = c) -> None:
+            try:
+                sess = Session(c, upstreams, routes)
+            except OSError as e:
+                print(f"modular_front: {e}", file=sys.stderr, flush=True)
+                c.close()
+                return
+            sess.run()
+        threading.Thread(target=serve, daemon=True).start()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
