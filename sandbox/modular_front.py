@@ -45,6 +45,17 @@ VIR_ERR_NO_SUPPORT = 3
 KEEPALIVE_PING, KEEPALIVE_PONG = 1, 2
 HEADER = struct.Struct(">IIiIII")  # prog, vers, proc, type, serial, status
 
+# Procedure numbers of the remote protocol (append-only, so stable across
+# versions) that belong to the network and node-device drivers. These must
+# never reach the qemu daemon: libvirt's public functions on a network or
+# node-device *object* call its connection's driver table without a NULL
+# check, and a daemon without that driver crashes (measured: a qemu-only
+# libvirtd segfaults on virNetworkGetAutostart).
+NETWORK_PROCS = frozenset([36, 38, *range(39, 51), 52, 152, 153, 283, 291, 313, 314, 341])
+NODEDEV_PROCS = frozenset([*range(111, 121), 123, 124, 285, 297, 301, 374, 375])
+# Anything else goes to the qemu daemon first; a procedure newer than this
+# table that the qemu daemon answers "not supported" is tried on the others.
+
 
 def recv_msg(s: socket.socket) -> bytes | None:
     head = _recv_exact(s, 4)
@@ -86,6 +97,10 @@ class Session:
     def __init__(self, client: socket.socket, upstreams: list[str], routes: dict[int, int]) -> None:
         self.client = client
         self.routes = routes  # procedure -> upstream index, shared by all sessions
+        for p in NETWORK_PROCS:
+            routes.setdefault(p, 1)
+        for p in NODEDEV_PROCS:
+            routes.setdefault(p, 2)
         self.up: list[socket.socket] = []
         self.pending: dict[int, tuple[int, int, bytes]] = {}  # serial -> (proc, upstream, msg)
         self.lock = threading.Lock()
@@ -132,6 +147,8 @@ class Session:
                     self.send_up(0, msg)
         except OSError:
             pass
+        except Exception as e:  # a bug here: say so, the client sees EOF
+            print(f"modular_front: client pump: {e!r}", file=sys.stderr, flush=True)
         finally:
             self.close()
 
@@ -154,7 +171,8 @@ class Session:
                         cproc, _ui, cmsg = entry
                         code = struct.unpack_from(">i", msg, 28)[0] if status == STATUS_ERROR else None
                         if code == VIR_ERR_NO_SUPPORT and i + 1 < len(self.up) \
-                                and cproc != PROC_CONNECT_OPEN:
+                                and cproc != PROC_CONNECT_OPEN \
+                                and cproc not in NETWORK_PROCS and cproc not in NODEDEV_PROCS:
                             with self.lock:
                                 self.pending[serial] = (cproc, i + 1, cmsg)
                             self.send_up(i + 1, cmsg)
@@ -164,6 +182,8 @@ class Session:
                 self.send_client(msg)
         except OSError:
             pass
+        except Exception as e:
+            print(f"modular_front: upstream {i} pump: {e!r}", file=sys.stderr, flush=True)
         finally:
             self.close()
 
