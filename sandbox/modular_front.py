@@ -35,6 +35,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 REMOTE_PROGRAM = 0x20008086
 KEEPALIVE_PROGRAM = 0x6B656570
@@ -92,34 +93,45 @@ def xdr_string(s: str) -> bytes:
 
 
 class Session:
-    """One client connection and its three upstream connections."""
+    """One client connection: the qemu daemon's connection (opened with the
+    client, closed with it) and, opened on first use like virtqemud's
+    secondary connections, the network and node-device daemons'."""
+
+    URIS = (None, "network:///system", "nodedev:///system")
 
     def __init__(self, client: socket.socket, upstreams: list[str], routes: dict[int, int]) -> None:
         self.client = client
+        self.paths = upstreams
         self.routes = routes  # procedure -> upstream index, shared by all sessions
         for p in NETWORK_PROCS:
             routes.setdefault(p, 1)
         for p in NODEDEV_PROCS:
             routes.setdefault(p, 2)
-        self.up: list[socket.socket] = []
+        self.up: list[socket.socket | None] = [None] * len(upstreams)
         self.pending: dict[int, tuple[int, int, bytes]] = {}  # serial -> (proc, upstream, msg)
         self.lock = threading.Lock()
         self.client_lock = threading.Lock()
-        self.up_locks: list[threading.Lock] = []
-        uris = [None, "network:///system", "nodedev:///system"]
-        for i, path in enumerate(upstreams):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.connect(path)
-            if uris[i]:
-                # Open the secondary connection the way virtqemud would.
+        self.up_locks = [threading.Lock() for _ in upstreams]
+        self.done = False
+        self.up[0] = self._connect(0)  # the client's own connection: fails the session
+
+    def _connect(self, i: int) -> socket.socket:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.paths[i])
+            if self.URIS[i]:
                 serial = 0x7FFF0000 + i
                 s.sendall(make_msg(REMOTE_PROGRAM, PROC_CONNECT_OPEN, CALL, serial,
-                                   struct.pack(">I", 1) + xdr_string(uris[i]) + struct.pack(">I", 0)))
+                                   struct.pack(">I", 1) + xdr_string(self.URIS[i]) + struct.pack(">I", 0)))
                 reply = recv_msg(s)
                 if reply is None or header(reply)[5] != STATUS_OK:
-                    raise OSError(f"cannot open {uris[i]} on {path}")
-            self.up.append(s)
-            self.up_locks.append(threading.Lock())
+                    raise OSError(f"cannot open {self.URIS[i]} on {self.paths[i]}")
+        except OSError:
+            s.close()
+            raise
+        if i > 0:
+            threading.Thread(target=self.pump_up, args=(i, s), daemon=True).start()
+        return s
 
     def send_client(self, msg: bytes) -> None:
         with self.client_lock:
@@ -127,22 +139,42 @@ class Session:
 
     def send_up(self, i: int, msg: bytes) -> None:
         with self.up_locks[i]:
+            if self.up[i] is None:
+                self.up[i] = self._connect(i)  # OSError: the caller answers the client
             self.up[i].sendall(msg)
 
+    def error_reply(self, msg: bytes, text: str) -> bytes:
+        """A libvirt error answer to the call `msg` (VIR_ERR_SYSTEM_ERROR from
+        VIR_FROM_RPC, as the remote driver reports a socket it cannot reach)."""
+        prog, _vers, proc, _t, serial, _st = header(msg)
+        none = struct.pack(">I", 0)
+        err = (struct.pack(">ii", 38, 7) + struct.pack(">I", 1) + xdr_string(text)
+               + struct.pack(">i", 2) + none * 4 + struct.pack(">ii", 0, 0) + none)
+        return make_msg(prog, proc, REPLY, serial, err, status=STATUS_ERROR)
+
+    def forward(self, i: int, proc: int, msg: bytes) -> None:
+        serial = header(msg)[4]
+        with self.lock:
+            self.pending[serial] = (proc, i, msg)
+        try:
+            self.send_up(i, msg)
+        except OSError as e:
+            if i == 0:
+                raise
+            with self.lock:
+                self.pending.pop(serial, None)
+            self.send_client(self.error_reply(msg, f"Failed to connect socket to '{self.paths[i]}': {e}"))
+
     def run(self) -> None:
-        for i in range(len(self.up)):
-            threading.Thread(target=self.pump_up, args=(i,), daemon=True).start()
+        threading.Thread(target=self.pump_up, args=(0, self.up[0]), daemon=True).start()
         try:
             while True:
                 msg = recv_msg(self.client)
                 if msg is None:
                     break
-                prog, _vers, proc, mtype, serial, _st = header(msg)
+                prog, _vers, proc, mtype, _serial, _st = header(msg)
                 if prog == REMOTE_PROGRAM and mtype == CALL:
-                    i = self.routes.get(proc, 0)
-                    with self.lock:
-                        self.pending[serial] = (proc, i, msg)
-                    self.send_up(i, msg)
+                    self.forward(self.routes.get(proc, 0), proc, msg)
                 else:  # keepalive answers, streams, other programs: the qemu daemon's
                     self.send_up(0, msg)
         except OSError:
@@ -152,8 +184,7 @@ class Session:
         finally:
             self.close()
 
-    def pump_up(self, i: int) -> None:
-        s = self.up[i]
+    def pump_up(self, i: int, s: socket.socket) -> None:
         try:
             while True:
                 msg = recv_msg(s)
@@ -173,9 +204,7 @@ class Session:
                         if code == VIR_ERR_NO_SUPPORT and i + 1 < len(self.up) \
                                 and cproc != PROC_CONNECT_OPEN \
                                 and cproc not in NETWORK_PROCS and cproc not in NODEDEV_PROCS:
-                            with self.lock:
-                                self.pending[serial] = (cproc, i + 1, cmsg)
-                            self.send_up(i + 1, cmsg)
+                            self.forward(i + 1, cproc, cmsg)
                             continue
                         if status == STATUS_OK and i > 0:
                             self.routes[cproc] = i
@@ -185,20 +214,42 @@ class Session:
         except Exception as e:
             print(f"modular_front: upstream {i} pump: {e!r}", file=sys.stderr, flush=True)
         finally:
-            self.close()
+            if i == 0:
+                self.close()
+            else:
+                # The daemon went away (killed, restarted): calls waiting on it
+                # get an error, the next call opens the connection again.
+                with self.up_locks[i]:
+                    if self.up[i] is s:
+                        self.up[i] = None
+                s.close()
+                with self.lock:
+                    lost = [(k, v) for k, v in self.pending.items() if v[1] == i]
+                    for k, _v in lost:
+                        del self.pending[k]
+                for _k, (_p, _i, cmsg) in lost:
+                    try:
+                        self.send_client(self.error_reply(cmsg, f"{self.URIS[i]}: daemon connection closed"))
+                    except OSError:
+                        pass
 
     def close(self) -> None:
-        # Called by each pump as it ends: shut everything down (the other
-        # pumps wake up and end too); the last one closes the descriptors.
         with self.lock:
-            self.closed = getattr(self, "closed", 0) + 1
-            last = self.closed == len(self.up) + 1
+            if self.done:
+                return
+            self.done = True
         for s in [self.client, *self.up]:
+            if s is None:
+                continue
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            if last:
+        # The pumps see EOF and end; the descriptors go with them (qemu's
+        # and the client's here, once both pumps are past their last read).
+        time.sleep(0.05)
+        for s in [self.client, *self.up]:
+            if s is not None:
                 s.close()
 
 
