@@ -77,7 +77,7 @@ common=(
     libvirt-dev pkg-config libxml2-utils xorriso cpio gzip
     python3-venv debootstrap
     openssh-client  # ssh/ssh-keygen: the full-host test guest (sandbox/fullhost) and ansible's ssh
-    firewalld  # the rhel9 sandbox shape runs it in the hypervisor namespace (sandbox/vnsb.py --shape rhel9)
+    firewalld gcc libc6-dev  # rhel9 shape: firewalld in the hv; rhel9/rhel10: gcc builds a 12-line preload (sandbox/vnsb.py SHAPES)
 )
 virt=(
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients

@@ -1058,6 +1058,14 @@ class Sandbox:
         run(["ip", "netns", "exec", hv, "sysctl", "-qw", "net.ipv6.conf.lan0.accept_ra=0",
              "net.ipv6.conf.lan1.accept_ra=0", "net.ipv6.conf.lan2.accept_ra=0",
              "net.ipv4.ping_group_range=0 2147483647"])
+        if SHAPES[self.shape]["modular"]:
+            # This kernel has br_netfilter built in, so bridged frames go
+            # through the host firewall (bridge-nf-call-*=1 in every netns).
+            # On RHEL br_netfilter is a module nothing loads by default:
+            # bridged traffic never meets firewalld. Turn it off to match (the
+            # classic shape keeps the machine's default, as before).
+            run(["ip", "netns", "exec", hv, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0",
+                 "net.bridge.bridge-nf-call-ip6tables=0", "net.bridge.bridge-nf-call-arptables=0"])
         cmds_hv = ["link set lo up", "link set lan0 up", "link set lan1 up", "link set lan2 up",
                    f"addr add {LAN_HV}/{LAN_PREFIX} dev lan0",
                    f"addr add {LAN_HV6}/64 dev lan0 nodad",
