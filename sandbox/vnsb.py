@@ -1055,8 +1055,14 @@ class Sandbox:
         # unprivileged ICMP echo sockets to forward a guest's ping.
         # lan1/lan2 without RA too: spare NICs carry no address (link-local only)
         # until a test or NM configures them (a bridge on top has its own setting).
+        # accept_dad=0: the link-local addresses (and their local routes) are
+        # there as soon as the links are up, not 1-2 s later: a snapshot taken
+        # right after `up` (the first test of a file) was different from one
+        # taken seconds later, with nothing done in between.
         run(["ip", "netns", "exec", hv, "sysctl", "-qw", "net.ipv6.conf.lan0.accept_ra=0",
              "net.ipv6.conf.lan1.accept_ra=0", "net.ipv6.conf.lan2.accept_ra=0",
+             "net.ipv6.conf.lan0.accept_dad=0", "net.ipv6.conf.lan1.accept_dad=0",
+             "net.ipv6.conf.lan2.accept_dad=0",
              "net.ipv4.ping_group_range=0 2147483647"])
         if SHAPES[self.shape]["modular"]:
             # This kernel has br_netfilter built in, so bridged frames go
