@@ -94,6 +94,7 @@ common=(
     python3-venv debootstrap
     openssh-client  # ssh/ssh-keygen: the full-host test guest (sandbox/fullhost) and ansible's ssh
     graphviz chromium-headless-shell  # playbooks/report.yml's pictures and its test's browser (controller only)
+    firewalld gcc libc6-dev  # rhel9 shape: firewalld in the hv; rhel9/rhel10: gcc builds a 12-line preload (sandbox/vnsb.py SHAPES)
 )
 virt=(
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients

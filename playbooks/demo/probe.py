@@ -78,6 +78,7 @@ class Nic:
     mac: str
     iface: str = ""
     ip: str = ""
+    dhcp: bool = True            # False: no lease came, a static address stands in (open mode)
 
 
 @dataclass
@@ -135,10 +136,20 @@ def lan_routes(sb: "vnsb.Sandbox", lab: dict[str, LabNet]) -> list[str]:
     return added
 
 
+# Open mode: libvirt adds no firewall rule and puts the bridge in no firewalld
+# zone, so the host's own firewall decides even whether the guest's DHCP
+# request reaches libvirt's dnsmasq (measured: firewalld's default zone
+# refuses it). Without a lease there, the NIC gets a static address in the
+# subnet instead, so the four cells still measure what the firewall lets
+# through; the result says which NICs had no lease.
+NO_LEASE_OK = ("open",)
+NO_LEASE_WAIT = 30
+
+
 def start_guests(sb: "vnsb.Sandbox", lab: dict[str, LabNet], names=GUESTS,
                  timeout: float = 90) -> list[ProbeGuest]:
     """Boot the probe guests (one NIC per mode, in MODES order) and wait for a
-    DHCP lease on every NIC."""
+    DHCP lease on every NIC (see NO_LEASE_OK for the one exception)."""
     out = []
     for gname in names:
         nics, spec = {}, []
@@ -149,23 +160,44 @@ def start_guests(sb: "vnsb.Sandbox", lab: dict[str, LabNet], names=GUESTS,
         sb.virsh("destroy", gname, check=False)
         g = sb.start_guest(gname, nics=spec)
         out.append(ProbeGuest(g, nics))
-    for pg in out:
+    t0 = time.monotonic()
+    for gi, pg in enumerate(out):
         by_mac = {n.mac: n for n in pg.nics.values()}
-        deadline = time.monotonic() + timeout
         while True:
             for ev in pg.guest.events("LEASE"):
                 iface, mac, ip = ev[1:4]
                 if mac.lower() in by_mac:
                     by_mac[mac.lower()].iface, by_mac[mac.lower()].ip = iface, ip
-            if all(n.ip for n in pg.nics.values()):
+            missing = [m for m, n in pg.nics.items() if not n.ip]
+            if not missing:
                 break
-            if time.monotonic() > deadline:
-                missing = [m for m, n in pg.nics.items() if not n.ip]
+            waited = time.monotonic() - t0
+            if set(missing) <= set(NO_LEASE_OK) and waited > NO_LEASE_WAIT \
+                    and all(pg.nics[m].ip for m in MODES if m not in NO_LEASE_OK):
+                for m in missing:
+                    _static_address(pg, lab[m], pg.nics[m], gi)
+                break
+            if waited > timeout:
                 raise TimeoutError(f"guest {pg.guest.name}: no DHCP lease on {missing} in {timeout}s;"
                                    f" console tail:\n{pg.guest.console_log()[-1500:]}")
             time.sleep(0.2)
         _policy_routes(pg, lab)
     return out
+
+
+def _static_address(pg: ProbeGuest, net: LabNet, nic: Nic, index: int) -> None:
+    """The guest's NIC without a lease gets the subnet's last-but-N address
+    (outside libvirt's usual DHCP ranges), its DHCP client stopped."""
+    for ev in pg.guest.events("NIC"):
+        if ev[2].lower() == nic.mac:
+            nic.iface = ev[1]
+    subnet = ipaddress.ip_network(net.subnet)
+    nic.ip = str(subnet.broadcast_address - 1 - index)
+    nic.dhcp = False
+    rc, text = pg.guest.run(f"kill $(cat /run/udhcpc.{nic.iface}) 2>/dev/null; "
+                            f"ip addr add {nic.ip}/{subnet.prefixlen} dev {nic.iface}", timeout=30)
+    if rc != 0:
+        raise RuntimeError(f"guest {pg.guest.name}: static address on {nic.iface} failed: {text}")
 
 
 def _policy_routes(pg: ProbeGuest, lab: dict[str, LabNet]) -> None:
@@ -250,6 +282,7 @@ def measure(sb: "vnsb.Sandbox", lab: dict[str, LabNet], guests: list[ProbeGuest]
             if temp:
                 sb.run_out(["ip", "route", "del", net.subnet], check=False)
     return {"table": table,
+            "no_dhcp_lease": sorted(m for m in MODES if not a.nics[m].dhcp or not b.nics[m].dhcp),
             "addresses": {m: {"network": lab[m].name, "host": lab[m].host,
                               "guest_a": a.nics[m].ip, "guest_b": b.nics[m].ip} for m in MODES}}
 
@@ -280,6 +313,9 @@ def format_table(result: dict) -> str:
         for (key, _title), w in zip(COLUMNS, widths[1:]):
             row += _cell(table[mode][key], SEED_TABLE_15_1[mode][key]).ljust(w)
         lines.append(row.rstrip())
+    if result.get("no_dhcp_lease"):
+        lines.append("no DHCP lease on %s: the host firewall refused the guests' requests; "
+                     "measured with static addresses" % ", ".join(result["no_dhcp_lease"]))
     return "\n".join(lines)
 
 

@@ -13,6 +13,9 @@ options:
       - The libvirt connection URI.
       - A local socket can be named with C(?socket=), for example
         V(qemu:///system?socket=/run/libvirt/libvirt-sock).
+      - On a host with the modular libvirt daemons (RHEL 9 and RHEL 10) the default V(qemu:///system)
+        reaches C(virtqemud), which passes network calls on to C(virtnetworkd); nothing else is needed.
+        Its socket by name is V(qemu:///system?socket=/run/libvirt/virtqemud-sock).
     type: str
     default: qemu:///system
 attributes:

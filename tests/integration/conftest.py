@@ -10,6 +10,11 @@ Environment:
   VIRTNET_SANDBOX_NAME  use this instance name (if it is already up, it is
                         reused as is and left running afterwards).
   VIRTNET_SANDBOX_KEEP=1  do not tear the instances down at the end.
+  VIRTNET_SANDBOX_SHAPE=classic|rhel10|rhel9  the hypervisor shape of every
+                        instance (sandbox/vnsb.py SHAPES): classic (monolithic
+                        libvirtd, iptables; the default), rhel10 (modular
+                        daemons, nftables backend), rhel9 (modular daemons,
+                        firewalld). `./dev test-rhel-shapes` runs all three.
 
 Tests that need it are skipped, with the reason, when not root or when the
 sandbox's packages are missing (run `sandbox/install-packages.sh`).
@@ -29,11 +34,15 @@ import vnsb  # noqa: E402
 
 
 def missing_requirements(with_nm: bool = False) -> str | None:
-    return vnsb.missing_requirements(with_nm)
+    return vnsb.missing_requirements(with_nm, vnsb.default_shape())
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sandbox: needs the sandbox hypervisor (root + packages)")
+
+
+def pytest_report_header(config):
+    return "sandbox shape: %s (VIRTNET_SANDBOX_SHAPE)" % vnsb.default_shape()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -63,10 +72,10 @@ class _Factory:
         reason = missing_requirements(with_nm)
         if reason:
             pytest.skip(reason)
-        sb = vnsb.Sandbox(name, with_nm=with_nm)
+        sb = vnsb.Sandbox(name, with_nm=with_nm)  # shape: $VIRTNET_SANDBOX_SHAPE
         env = os.environ.get("VIRTNET_SANDBOX_NAME")
         if env and name in (env, env + "n") and bool(sb.meta.get("with_nm")) == with_nm \
-                and sb.healthy():
+                and sb.meta.get("shape", "classic") == sb.shape and sb.healthy():
             return sb  # the developer's long-running instance: reuse, never tear down
         self.started.append(sb)  # registered first: a failed up is cleaned too
         sb.up()

@@ -72,8 +72,17 @@ def test_measured_table_agrees_with_seed_table_15_1(lab):
     sb, nets, guests = lab
     res = probe.measure(sb, nets, guests)
     assert probe.differences(res) == [], probe.format_table(res)
-    # No host firewall of its own in the sandbox: open mode lets everything through.
-    assert res["table"]["open"] == {"host": True, "guests": True, "outside": True, "visible": True}
+    if vnsb.SHAPES[sb.live_shape]["firewalld"]:
+        # firewalld (RHEL 9 shape): libvirt zones no open bridge, so it is in
+        # firewalld's default zone (public). Measured: the guests' DHCP to the
+        # host is refused, ping to the host and between guests works, nothing
+        # is forwarded to or from the LAN.
+        assert res["table"]["open"] == {"host": True, "guests": True, "outside": False, "visible": False}
+        assert res["no_dhcp_lease"] == ["open"]
+    else:
+        # No host firewall of its own in the sandbox: open mode lets everything through.
+        assert res["table"]["open"] == {"host": True, "guests": True, "outside": True, "visible": True}
+        assert res["no_dhcp_lease"] == []
     # The addresses the probes used are the guests' real leases in each subnet.
     assert res["addresses"]["nat"]["guest_a"].startswith("192.0.2.")
     assert res["addresses"]["bridged"]["guest_a"].startswith("198.51.100.")
@@ -83,6 +92,20 @@ def test_host_firewall_closes_the_open_network(lab):
     """Seed: open mode 'depends on the host's firewall rules'. A host rule that
     rejects forwarding into the open bridge makes the guest invisible."""
     sb, nets, guests = lab
+    if vnsb.SHAPES[sb.live_shape]["firewalld"]:
+        # Closed already (see above); the firewall opens it: the open bridge
+        # in the zone libvirt gives routed networks (libvirt-routed, whose
+        # policies forward both ways) makes the guest visible from the LAN.
+        assert probe.measure(sb, nets, guests)["table"]["open"]["visible"] is False
+        sb.run_hv(["firewall-cmd", "--zone=libvirt-routed", "--add-interface=virbr-open"], check=True)
+        try:
+            res = probe.measure(sb, nets, guests)
+        finally:
+            sb.run_hv(["firewall-cmd", "--zone=libvirt-routed", "--remove-interface=virbr-open"], check=True)
+        assert res["table"]["open"]["visible"] is True, probe.format_table(res)
+        assert probe.differences(res) == []
+        assert probe.measure(sb, nets, guests)["table"]["open"]["visible"] is False
+        return
     rule = ["FORWARD", "-o", "virbr-open", "-j", "REJECT"]
     sb.run_hv(["iptables", "-I", *rule], check=True)
     try:

@@ -23,6 +23,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+import vnsb
 from virtnet_testlib import Hv as BaseHv
 
 NAT = ("vif-nat", "203.0.113.129", 27, "203.0.113.140", "203.0.113.150")
@@ -394,10 +395,22 @@ def test_passt_port_forward_reaches_the_guest(env, guest_c):
         pytest.skip("this libvirt has no passt backend: %s" % started.stderr.strip())
     assert started.returncode == 0, started.stderr
     guest_c.wait_for_lease("eth0", timeout=90)
-    page = ""
-    deadline = time.monotonic() + 30
-    while "VNSB-HOST vif-c" not in page and time.monotonic() < deadline:
-        page = env.sb.run_out(["curl", "-sS", "-m", "5", "http://198.51.100.2:18080/"], check=False).stdout
+    firewalld = vnsb.SHAPES[env.sb.live_shape]["firewalld"]
+    if firewalld:
+        # RHEL 9 shape: passt listens on the host, and firewalld's public zone
+        # (the uplink's) admits no such port: closed until the admin opens it.
+        time.sleep(3)
+        shut = env.sb.run_out(["curl", "-sS", "-m", "5", "http://198.51.100.2:18080/"], check=False)
+        assert "VNSB-HOST vif-c" not in shut.stdout
+        env.sb.run_hv(["firewall-cmd", "--add-port=18080/tcp"], check=True)
+    try:
+        page = ""
+        deadline = time.monotonic() + 30
+        while "VNSB-HOST vif-c" not in page and time.monotonic() < deadline:
+            page = env.sb.run_out(["curl", "-sS", "-m", "5", "http://198.51.100.2:18080/"], check=False).stdout
+    finally:
+        if firewalld:
+            env.sb.run_hv(["firewall-cmd", "--remove-port=18080/tcp"], check=True)
     assert "VNSB-HOST vif-c" in page
     nic = env.nic_info("vif-c", applied["interface"]["config"]["mac"])
     assert nic["backend"] == "passt" and nic["port_forwards"] == [{"proto": "tcp", "ranges": [
