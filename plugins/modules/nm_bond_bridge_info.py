@@ -28,7 +28,9 @@ seealso:
   - ref: ansible_collections.virtnet.networking.docsite.rhel_procedures
     description: Which task does each procedure of the RHEL chapters on virtual networking, and which shows its Verification step.
 notes:
-  - "It shows what the Verification steps of I(Configuring virtual machine network connections), 15.10 check with C(cat /proc/net/bonding/bond0), C(ip link show master br0) and C(bridge link show) (RV(bridges.<bridge>.status))."
+  - "It shows what the Verification steps of I(Configuring virtual machine network connections), 15.10 check with
+    C(cat /proc/net/bonding/bond0), C(ip link show master br0) and C(bridge link show)
+    (RV(bridges.<bridge>.status))."
 requirements:
   - NetworkManager with C(nmcli)
 author:

@@ -30,7 +30,8 @@ seealso:
   - ref: ansible_collections.virtnet.networking.docsite.rhel_procedures
     description: Which task does each procedure of the RHEL chapters on virtual networking, and which shows its Verification step.
 notes:
-  - "With O(fetch=true) it goes further than the Verification step of I(Configuring virtual machine network connections), 15.8.1 (C(virsh net-list)): it fetches the boot file over TFTP as a PXE client would."
+  - "With O(fetch=true) it goes further than the Verification step of I(Configuring virtual machine network
+    connections), 15.8.1 (C(virsh net-list)): it fetches the boot file over TFTP as a PXE client would."
 requirements:
   - netaddr
   - lxml

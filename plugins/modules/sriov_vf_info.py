@@ -30,7 +30,8 @@ seealso:
   - ref: ansible_collections.virtnet.networking.docsite.rhel_procedures
     description: Which task does each procedure of the RHEL chapters on virtual networking, and which shows its Verification step.
 notes:
-  - "It shows what I(Configuring virtual machine network connections), 15.7.2 checks with C(cat /sys/class/net/<pf>/device/sriov_totalvfs) and C(lspci | grep Ethernet) (RV(pfs[].totalvfs), RV(pfs[].vfs))."
+  - "It shows what I(Configuring virtual machine network connections), 15.7.2 checks with C(cat
+    /sys/class/net/<pf>/device/sriov_totalvfs) and C(lspci | grep Ethernet) (RV(pfs[].totalvfs), RV(pfs[].vfs))."
 requirements:
   - netaddr
 extends_documentation_fragment:

@@ -29,7 +29,9 @@ seealso:
   - ref: ansible_collections.virtnet.networking.docsite.rhel_procedures
     description: Which task does each procedure of the RHEL chapters on virtual networking, and which shows its Verification step.
 notes:
-  - "It shows what the Verification steps of I(Configuring virtual machine network connections), 15.9 and 15.10.4 check with C(virsh domiflist) and C(ip link show master) (RV(domains[].interfaces[].host_dev) is the host-side device on the bridge)."
+  - "It shows what the Verification steps of I(Configuring virtual machine network connections), 15.9 and 15.10.4
+    check with C(virsh domiflist) and C(ip link show master) (RV(domains[].interfaces[].host_dev) is the host-side
+    device on the bridge)."
 requirements:
   - netaddr
 extends_documentation_fragment:

@@ -22,7 +22,9 @@ seealso:
   - ref: ansible_collections.virtnet.networking.docsite.rhel_procedures
     description: Which task does each procedure of the RHEL chapters on virtual networking, and which shows its Verification step.
 notes:
-  - "It shows what the Verification steps of I(Configuring virtual machine network connections), 15.8.1 and 15.10.3 check with C(virsh net-list) (RV(networks[].active), RV(networks[].autostart), RV(networks[].persistent)); RV(networks[].leases) is C(virsh net-dhcp-leases)."
+  - "It shows what the Verification steps of I(Configuring virtual machine network connections), 15.8.1 and 15.10.3
+    check with C(virsh net-list) (RV(networks[].active), RV(networks[].autostart), RV(networks[].persistent));
+    RV(networks[].leases) is C(virsh net-dhcp-leases)."
 requirements:
   - netaddr
 extends_documentation_fragment:
