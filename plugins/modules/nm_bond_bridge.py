@@ -226,12 +226,7 @@ bridge:
         name: {description: Bond interface name., type: str, returned: always}
         mode: {description: "Bonding mode, like V(active-backup).", type: str, returned: always}
         miimon: {description: MII link monitoring interval in milliseconds., type: int, returned: always}
-        options:
-          description: Other bond options (name to value).
-          type: dict
-          returned: always
-          contains:
-            "<option>": {description: Its value., type: str, returned: always}
+        options: {description: Other bond options (name to value)., type: dict, returned: always}
         ports: {description: Ethernet ports of the bond., type: list, elements: str, returned: always}
     ipv4:
       description: IPv4 settings of the bridge.
@@ -249,24 +244,15 @@ bridge:
       returned: when present
       contains: *ipcfg
     active:
-      description: Interface name (the bridge, the bond, each port) to whether its profile is activated.
+      description: Interface name (the bridge, the bond, each port) to whether its profile is activated (a bool).
       type: dict
       returned: when present
-      contains:
-        "<interface>": {description: Whether its profile is activated., type: bool, returned: always}
     standalone_profiles:
-      description: Other profiles of the ports (which the task deactivates), by profile name.
+      description:
+        - Other profiles of the ports (which the task deactivates), by profile name, each with C(ifname) (its
+          interface), C(autoconnect) and C(active).
       type: dict
       returned: when present
-      contains:
-        "<profile>":
-          description: One profile.
-          type: dict
-          returned: always
-          contains:
-            ifname: {description: Its interface., type: str, returned: always}
-            autoconnect: {description: Whether it connects by itself., type: bool, returned: always}
-            active: {description: Whether it is active., type: bool, returned: always}
 actions:
   description: What was (or would be) done, in order.
   returned: always
@@ -295,18 +281,7 @@ verification:
       contains:
         operstate: {description: "Operational state, like V(up).", type: str, returned: always}
         stp: {description: Whether spanning tree is on., type: bool, returned: always}
-        ports:
-          description: Port name to its state.
-          type: dict
-          returned: always
-          contains:
-            "<port>":
-              description: One port.
-              type: dict
-              returned: always
-              contains:
-                state: {description: "STP state, like V(forwarding).", type: str, returned: always}
-                operstate: {description: Operational state., type: str, returned: always}
+        ports: {description: "Port name to its C(state) (STP state, like V(forwarding)) and C(operstate).", type: dict, returned: always}
     bond:
       description: The bond as C(/proc/net/bonding) shows it (null without a bond).
       type: dict
@@ -316,19 +291,7 @@ verification:
         mii_status: {description: V(up) or V(down)., type: str, returned: always}
         active_port: {description: The active port (null when none)., type: str, returned: always}
         miimon: {description: MII polling interval in milliseconds., type: int, returned: always}
-        ports:
-          description: Port name to its state.
-          type: dict
-          returned: always
-          contains:
-            "<port>":
-              description: One port.
-              type: dict
-              returned: always
-              contains:
-                mii_status: {description: V(up) or V(down)., type: str, returned: always}
-                link_failure_count: {description: Link failures counted by the driver., type: int, returned: always}
-                hw_addr: {description: Permanent MAC address., type: str, returned: always}
+        ports: {description: "Port name to its C(mii_status), C(link_failure_count) and C(hw_addr) (permanent MAC).", type: dict, returned: always}
 checkpoint:
   description: What happened to the NetworkManager checkpoint.
   returned: when changed and not in check mode

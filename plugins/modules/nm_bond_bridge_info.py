@@ -30,7 +30,7 @@ seealso:
 notes:
   - "It shows what the Verification steps of I(Configuring virtual machine network connections), 15.10 check with
     C(cat /proc/net/bonding/bond0), C(ip link show master br0) and C(bridge link show)
-    (RV(bridges.<bridge>.status))."
+    (C(status) of each bridge in RV(bridges))."
 requirements:
   - NetworkManager with C(nmcli)
 author:
@@ -50,128 +50,34 @@ EXAMPLES = r"""
 
 RETURN = r"""
 bridges:
-  description: Bridge name to its view, in the shape of RV(virtnet.networking.nm_bond_bridge#module:bridge), plus C(profiles) and C(status).
+  description:
+    - Bridge name to its view, a dict with the keys of RV(virtnet.networking.nm_bond_bridge#module:bridge) plus
+      C(profiles) and C(status).
+    - C(profiles) has the NetworkManager profile names - C(bridge), C(bond) (null when none) and C(ports) (interface
+      name to the profile that makes it a port).
+    - C(status) is the kernel state, as RV(virtnet.networking.nm_bond_bridge#module:verification) - C(bridge)
+      (C(operstate), C(stp), C(ports) with their STP state) and C(bond) (C(mode), C(mii_status), C(active_port),
+      C(miimon), C(ports)), as the Verification steps of I(Configuring virtual machine network connections), 15.10
+      read them.
   returned: always
   type: dict
-  contains:
-    "<bridge>":
-      description: One bridge.
-      type: dict
-      returned: always
-      contains:
-        present: {description: Whether the bridge profile exists (the only key when it does not)., type: bool, returned: always}
-        name: {description: Bridge interface name., type: str, returned: when present}
-        stp: {description: Spanning tree on the bridge., type: bool, returned: when present}
-        autoconnect_ports: {description: Whether NetworkManager activates the ports with the bridge., type: bool, returned: when present}
-        ports:
-          description: Ethernet ports directly on the bridge.
-          type: list
-          elements: str
-          returned: when present
-        bond:
-          description: The bond under the bridge, or null.
-          type: dict
-          returned: when present
-          contains:
-            name: {description: Bond interface name., type: str, returned: always}
-            mode: {description: "Bonding mode, like V(active-backup).", type: str, returned: always}
-            miimon: {description: MII link monitoring interval in milliseconds., type: int, returned: always}
-            options:
-              description: Other bond options (name to value).
-              type: dict
-              returned: always
-              contains:
-                "<option>": {description: Its value., type: str, returned: always}
-            ports: {description: Ethernet ports of the bond., type: list, elements: str, returned: always}
-        ipv4:
-          description: IPv4 settings of the bridge.
-          type: dict
-          returned: when present
-          contains: &ipcfg
-            method: {description: "NetworkManager method, like V(manual), V(auto) or V(disabled).", type: str, returned: always}
-            addresses: {description: "Addresses with prefix, sorted.", type: list, elements: str, returned: always}
-            gateway: {description: Default gateway (null when none)., type: str, returned: always}
-            dns: {description: DNS servers in resolver order., type: list, elements: str, returned: always}
-            dns_search: {description: DNS search domains., type: list, elements: str, returned: always}
-        ipv6:
-          description: IPv6 settings of the bridge.
-          type: dict
-          returned: when present
-          contains: *ipcfg
-        active:
-          description: Interface name (the bridge, the bond, each port) to whether its profile is activated.
-          type: dict
-          returned: when present
-          contains:
-            "<interface>": {description: Whether its profile is activated., type: bool, returned: always}
-        standalone_profiles:
-          description: Other profiles of the ports (which the task deactivates), by profile name.
-          type: dict
-          returned: when present
-          contains:
-            "<profile>":
-              description: One profile.
-              type: dict
-              returned: always
-              contains:
-                ifname: {description: Its interface., type: str, returned: always}
-                autoconnect: {description: Whether it connects by itself., type: bool, returned: always}
-                active: {description: Whether it is active., type: bool, returned: always}
-        profiles:
-          description: The NetworkManager profile names.
-          type: dict
-          returned: always
-          contains:
-            bridge: {description: Profile of the bridge., type: str, returned: always}
-            bond: {description: Profile of the bond (null when none)., type: str, returned: always}
-            ports: {description: Interface name to the profile that makes it a port., type: dict, returned: always,
-                    contains: {"<interface>": {description: Profile name., type: str, returned: always}}}
-        status:
-          description: Kernel state, as the Verification steps of I(Configuring virtual machine network connections), 15.10 read it.
-          type: dict
-          returned: always
-          contains:
-            bridge:
-              description: The bridge in sysfs (null when the kernel has no such bridge).
-              type: dict
-              returned: always
-              contains:
-                operstate: {description: "Operational state, like V(up).", type: str, returned: always}
-                stp: {description: Whether spanning tree is on., type: bool, returned: always}
-                ports:
-                  description: Port name to its state.
-                  type: dict
-                  returned: always
-                  contains:
-                    "<port>":
-                      description: One port.
-                      type: dict
-                      returned: always
-                      contains:
-                        state: {description: "STP state, like V(forwarding).", type: str, returned: always}
-                        operstate: {description: Operational state., type: str, returned: always}
-            bond:
-              description: The bond as C(/proc/net/bonding) shows it (null without a bond).
-              type: dict
-              returned: always
-              contains:
-                mode: {description: "Bonding mode, like V(active-backup).", type: str, returned: always}
-                mii_status: {description: V(up) or V(down)., type: str, returned: always}
-                active_port: {description: The active port (null when none)., type: str, returned: always}
-                miimon: {description: MII polling interval in milliseconds., type: int, returned: always}
-                ports:
-                  description: Port name to its state.
-                  type: dict
-                  returned: always
-                  contains:
-                    "<port>":
-                      description: One port.
-                      type: dict
-                      returned: always
-                      contains:
-                        mii_status: {description: V(up) or V(down)., type: str, returned: always}
-                        link_failure_count: {description: Link failures counted by the driver., type: int, returned: always}
-                        hw_addr: {description: Permanent MAC address., type: str, returned: always}
+  sample:
+    br0:
+      present: true
+      name: br0
+      stp: false
+      autoconnect_ports: true
+      ports: []
+      bond: {name: bond0, mode: active-backup, miimon: 100, options: {}, ports: [enp7s0, enp8s0]}
+      ipv4: {method: disabled, addresses: [], gateway: null, dns: [], dns_search: []}
+      ipv6: {method: disabled, addresses: [], gateway: null, dns: [], dns_search: []}
+      active: {br0: true, bond0: true, enp7s0: true, enp8s0: true}
+      standalone_profiles: {}
+      profiles: {bridge: br0, bond: bond0, ports: {enp7s0: bond0-port-enp7s0, enp8s0: bond0-port-enp8s0}}
+      status:
+        bridge: {operstate: up, stp: false, ports: {bond0: {state: forwarding, operstate: up}}}
+        bond: {mode: active-backup, mii_status: up, active_port: enp7s0, miimon: 100,
+               ports: {enp7s0: {mii_status: up, link_failure_count: 0, hw_addr: "52:54:00:38:a9:4d"}}}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -398,11 +398,9 @@ interface:
       contains:
         os: {description: "The C(<os><boot dev>) list.", type: list, elements: str, returned: always}
         devices:
-          description: Device (like V(disk vda)) to its boot order.
+          description: Device (like V(disk vda)) to its boot order (an integer).
           type: dict
           returned: always
-          contains:
-            "<device>": {description: Its boot order., type: int, returned: always}
       sample: {os: [], devices: {"interface 52:54:00:3f:a1:07": 1, "disk vda": 2}}
   sample:
     domain: web1
