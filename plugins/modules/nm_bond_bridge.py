@@ -149,6 +149,15 @@ options:
 extends_documentation_fragment:
   - virtnet.networking.attributes
   - virtnet.networking.attributes.ACTION_GROUP_NONE
+seealso:
+  - module: virtnet.networking.nm_bond_bridge_info
+    description: Read the bridges with their bond, ports, profiles and kernel state.
+  - module: virtnet.networking.virt_network
+    description: A libvirt network in V(bridge) mode over this bridge.
+  - module: virtnet.networking.virt_iface
+    description: Move a VM's interface onto this bridge.
+  - ref: ansible_collections.virtnet.networking.docsite.rhel_procedures
+    description: Which task does each procedure of the RHEL chapters on virtual networking, and which shows its Verification step.
 requirements:
   - netaddr (Python)
   - NetworkManager with C(nmcli)
@@ -200,44 +209,89 @@ bridge:
   returned: always
   type: dict
   contains:
-    present:
-      description: Whether the bridge profile exists.
-      type: bool
-      returned: always
+    present: {description: Whether the bridge profile exists (the only key when it does not)., type: bool, returned: always}
+    name: {description: Bridge interface name., type: str, returned: when present}
+    stp: {description: Spanning tree on the bridge., type: bool, returned: when present}
+    autoconnect_ports: {description: Whether NetworkManager activates the ports with the bridge., type: bool, returned: when present}
     ports:
       description: Ethernet ports directly on the bridge.
       type: list
       elements: str
       returned: when present
     bond:
-      description: The bond under the bridge (C(name), C(mode), C(miimon), C(options), C(ports)), or null.
+      description: The bond under the bridge, or null.
       type: dict
       returned: when present
+      contains:
+        name: {description: Bond interface name., type: str, returned: always}
+        mode: {description: "Bonding mode, like V(active-backup).", type: str, returned: always}
+        miimon: {description: MII link monitoring interval in milliseconds., type: int, returned: always}
+        options: {description: Other bond options (name to value)., type: dict, returned: always}
+        ports: {description: Ethernet ports of the bond., type: list, elements: str, returned: always}
     ipv4:
-      description: IPv4 settings (C(method), C(addresses), C(gateway), C(dns), C(dns_search)).
+      description: IPv4 settings of the bridge.
       type: dict
       returned: when present
+      contains: &ipcfg
+        method: {description: "NetworkManager method, like V(manual), V(auto) or V(disabled).", type: str, returned: always}
+        addresses: {description: "Addresses with prefix, sorted.", type: list, elements: str, returned: always}
+        gateway: {description: Default gateway (null when none)., type: str, returned: always}
+        dns: {description: DNS servers in resolver order., type: list, elements: str, returned: always}
+        dns_search: {description: DNS search domains., type: list, elements: str, returned: always}
     ipv6:
-      description: IPv6 settings, as RV(bridge.ipv4).
+      description: IPv6 settings of the bridge.
       type: dict
       returned: when present
+      contains: *ipcfg
     active:
-      description: Interface name to whether its profile is activated.
+      description: Interface name (the bridge, the bond, each port) to whether its profile is activated (a bool).
       type: dict
       returned: when present
     standalone_profiles:
-      description: Other profiles of the ports, with their autoconnect and active state.
+      description:
+        - Other profiles of the ports (which the task deactivates), by profile name, each with C(ifname) (its
+          interface), C(autoconnect) and C(active).
       type: dict
       returned: when present
 actions:
-  description: The planned steps (C(kind), C(summary), C(disruption)).
+  description: What was (or would be) done, in order.
   returned: always
   type: list
   elements: dict
+  contains:
+    kind: {description: "Machine-readable step, such as V(define), V(update), V(restart).", type: str, returned: always}
+    summary: {description: The step in words., type: str, returned: always}
+    disruption:
+      description:
+        - Who notices. V(none) (invisible to running guests, a live update), V(config) (the persistent
+          configuration only; takes effect at the next start), V(restart) (a network or device restarts;
+          guests see a blip), V(reboot) (a guest or the host must restart).
+      type: str
+      returned: always
+      choices: [none, config, restart, reboot]
 verification:
-  description: Kernel state after the change; bridge ports with STP state, bond mode, MII status, active port.
+  description: Kernel state after the change, as the Verification steps of I(Configuring virtual machine network connections), 15.10 read it.
   returned: when changed and not in check mode
   type: dict
+  contains:
+    bridge:
+      description: The bridge in sysfs (null when the kernel has no such bridge).
+      type: dict
+      returned: always
+      contains:
+        operstate: {description: "Operational state, like V(up).", type: str, returned: always}
+        stp: {description: Whether spanning tree is on., type: bool, returned: always}
+        ports: {description: "Port name to its C(state) (STP state, like V(forwarding)) and C(operstate).", type: dict, returned: always}
+    bond:
+      description: The bond as C(/proc/net/bonding) shows it (null without a bond).
+      type: dict
+      returned: always
+      contains:
+        mode: {description: "Bonding mode, like V(active-backup).", type: str, returned: always}
+        mii_status: {description: V(up) or V(down)., type: str, returned: always}
+        active_port: {description: The active port (null when none)., type: str, returned: always}
+        miimon: {description: MII polling interval in milliseconds., type: int, returned: always}
+        ports: {description: "Port name to its C(mii_status), C(link_failure_count) and C(hw_addr) (permanent MAC).", type: dict, returned: always}
 checkpoint:
   description: What happened to the NetworkManager checkpoint.
   returned: when changed and not in check mode

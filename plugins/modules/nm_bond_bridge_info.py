@@ -22,6 +22,15 @@ options:
 extends_documentation_fragment:
   - virtnet.networking.attributes.INFO
   - virtnet.networking.attributes.ACTION_GROUP_NONE
+seealso:
+  - module: virtnet.networking.nm_bond_bridge
+    description: Create or change a bridge over a bond or Ethernet ports.
+  - ref: ansible_collections.virtnet.networking.docsite.rhel_procedures
+    description: Which task does each procedure of the RHEL chapters on virtual networking, and which shows its Verification step.
+notes:
+  - "It shows what the Verification steps of I(Configuring virtual machine network connections), 15.10 check with
+    C(cat /proc/net/bonding/bond0), C(ip link show master br0) and C(bridge link show)
+    (C(status) of each bridge in RV(bridges))."
 requirements:
   - NetworkManager with C(nmcli)
 author:
@@ -41,16 +50,34 @@ EXAMPLES = r"""
 
 RETURN = r"""
 bridges:
-  description: Bridge name to its view (as RV(virtnet.networking.nm_bond_bridge#module:bridge)), plus C(profiles) and C(status).
+  description:
+    - Bridge name to its view, a dict with the keys of RV(virtnet.networking.nm_bond_bridge#module:bridge) plus
+      C(profiles) and C(status).
+    - C(profiles) has the NetworkManager profile names - C(bridge), C(bond) (null when none) and C(ports) (interface
+      name to the profile that makes it a port).
+    - C(status) is the kernel state, as RV(virtnet.networking.nm_bond_bridge#module:verification) - C(bridge)
+      (C(operstate), C(stp), C(ports) with their STP state) and C(bond) (C(mode), C(mii_status), C(active_port),
+      C(miimon), C(ports)), as the Verification steps of I(Configuring virtual machine network connections), 15.10
+      read them.
   returned: always
   type: dict
-  contains:
-    status:
-      description: C(bridge) (operstate, stp, ports with STP state) and C(bond) (mode, mii_status, active_port, miimon, ports).
-      type: dict
-    profiles:
-      description: The profile names of the bridge, the bond and each port.
-      type: dict
+  sample:
+    br0:
+      present: true
+      name: br0
+      stp: false
+      autoconnect_ports: true
+      ports: []
+      bond: {name: bond0, mode: active-backup, miimon: 100, options: {}, ports: [enp7s0, enp8s0]}
+      ipv4: {method: disabled, addresses: [], gateway: null, dns: [], dns_search: []}
+      ipv6: {method: disabled, addresses: [], gateway: null, dns: [], dns_search: []}
+      active: {br0: true, bond0: true, enp7s0: true, enp8s0: true}
+      standalone_profiles: {}
+      profiles: {bridge: br0, bond: bond0, ports: {enp7s0: bond0-port-enp7s0, enp8s0: bond0-port-enp8s0}}
+      status:
+        bridge: {operstate: up, stp: false, ports: {bond0: {state: forwarding, operstate: up}}}
+        bond: {mode: active-backup, mii_status: up, active_port: enp7s0, miimon: 100,
+               ports: {enp7s0: {mii_status: up, link_failure_count: 0, hw_addr: "52:54:00:38:a9:4d"}}}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -130,6 +130,15 @@ notes:
     daemon of that same host.
   - A bridged network (O(name) with C(forward mode=bridge)) has no libvirt DHCP or TFTP server; its PXE server is
     outside libvirt, and only the guests' boot order matters there.
+seealso:
+  - module: virtnet.networking.pxe_network_info
+    description: Read the PXE settings of the networks and fetch the boot file over TFTP.
+  - module: virtnet.networking.virt_network
+    description: Declare the network itself (addresses, DHCP range); PXE settings are kept across its redefines.
+  - module: virtnet.networking.virt_iface
+    description: Make a VM boot from the network (O(virtnet.networking.virt_iface#module:boot_order)).
+  - ref: ansible_collections.virtnet.networking.docsite.rhel_procedures
+    description: Which task does each procedure of the RHEL chapters on virtual networking, and which shows its Verification step.
 requirements:
   - netaddr
   - lxml
@@ -175,10 +184,52 @@ RETURN = r"""
 pxe:
   description:
     - The PXE settings of the network's definition and the TFTP root after the run (predicted in check mode).
-    - C(root) and C(files) give path, mode, owner, group (and C(selinux_type) on SELinux hosts); files also size and
-      SHA-256.
   returned: always
   type: dict
+  contains:
+    network: {description: Network name., type: str, returned: always}
+    active: {description: Whether the network runs., type: bool, returned: always}
+    address: {description: The IPv4 address (with prefix) that offers PXE., type: str, returned: always}
+    tftp_root: {description: The TFTP root (null when none)., type: str, returned: always}
+    bootp:
+      description: The boot file (null when none).
+      type: dict
+      returned: always
+      contains:
+        file: {description: Boot file name., type: str, returned: always}
+        server: {description: The TFTP server that serves it (null for the network's own)., type: str, returned: always}
+    dhcp_ranges:
+      description: The DHCP ranges of the address.
+      type: list
+      elements: dict
+      returned: always
+      contains:
+        start: {description: First address., type: str, returned: always}
+        end: {description: Last address., type: str, returned: always}
+    root:
+      description: The TFTP root directory (null when it does not exist).
+      type: dict
+      returned: when O(tftp_root) is set and O(state=present)
+      contains:
+        path: {description: Path on the hypervisor., type: str, returned: always}
+        mode: {description: "Octal mode, like V(0644).", type: str, returned: always}
+        owner: {description: Owner name., type: str, returned: always}
+        group: {description: Group name., type: str, returned: always}
+        selinux_type: {description: "SELinux type of the label, like V(dnsmasq_exec_t).", type: str, returned: on SELinux hosts}
+    files:
+      description: The boot files of O(boot_files) in the TFTP root (only C(name) when one does not exist).
+      type: list
+      elements: dict
+      returned: when O(tftp_root) is set and O(state=present)
+      contains:
+        name: {description: File name below the root., type: str, returned: always}
+        path: {description: Path on the hypervisor., type: str, returned: when it exists}
+        mode: {description: "Octal mode, like V(0644).", type: str, returned: when it exists}
+        owner: {description: Owner name., type: str, returned: when it exists}
+        group: {description: Group name., type: str, returned: when it exists}
+        selinux_type: {description: "SELinux type of the label, like V(dnsmasq_exec_t).", type: str, returned: "when it exists, on SELinux hosts"}
+        size: {description: Size in bytes., type: int, returned: when it exists}
+        sha256: {description: SHA-256 of the content., type: str, returned: when it exists}
   sample:
     network: default
     active: true
@@ -190,10 +241,21 @@ pxe:
     files: [{name: pxelinux.0, path: /var/lib/tftpboot/pxelinux.0, mode: "0644", owner: nobody, group: nogroup,
              size: 42378, sha256: 9f2c...}]
 actions:
-  description: What was (or would be) done, each with C(kind), C(summary) and C(disruption).
+  description: What was (or would be) done, in order.
   returned: always
   type: list
   elements: dict
+  contains:
+    kind: {description: "Machine-readable step, such as V(define), V(update), V(restart).", type: str, returned: always}
+    summary: {description: The step in words., type: str, returned: always}
+    disruption:
+      description:
+        - Who notices. V(none) (invisible to running guests, a live update), V(config) (the persistent
+          configuration only; takes effect at the next start), V(restart) (a network or device restarts;
+          guests see a blip), V(reboot) (a guest or the host must restart).
+      type: str
+      returned: always
+      choices: [none, config, restart, reboot]
 restart_required:
   description: The running dnsmasq still serves the old settings; a restart (O(restart=true)) would apply them.
   returned: always
@@ -215,11 +277,21 @@ selinux:
   sample: "skipped: SELinux is not enabled on the hypervisor"
 verified:
   description:
-    - One entry per boot file fetched over TFTP, with C(name), C(server), C(served), C(size), C(sha256),
-      C(expected_size), C(expected_sha256), C(match) and C(error).
+    - One entry per boot file fetched over TFTP from the network's address.
   returned: with O(verify=true)
   type: list
   elements: dict
+  contains:
+    name: {description: Boot file name., type: str, returned: always}
+    server: {description: The TFTP server asked., type: str, returned: always}
+    served: {description: Whether the server sent the file., type: bool, returned: always}
+    size: {description: Size of what was sent., type: int, returned: when served}
+    sha256: {description: SHA-256 of what was sent., type: str, returned: when served}
+    seconds: {description: How long the transfer took., type: float, returned: when served}
+    expected_size: {description: Size of the file as configured., type: int, returned: always}
+    expected_sha256: {description: SHA-256 of the file as configured., type: str, returned: always}
+    match: {description: Whether what was sent is the configured file., type: bool, returned: always}
+    error: {description: Why nothing was served., type: str, returned: when not served}
 """
 
 from ansible.module_utils.basic import AnsibleModule

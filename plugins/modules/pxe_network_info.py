@@ -24,6 +24,14 @@ options:
     description: Fetch each active network's boot file over TFTP (read-only; the file is hashed, not stored).
     type: bool
     default: false
+seealso:
+  - module: virtnet.networking.pxe_network
+    description: Set up a PXE boot server on a virtual network.
+  - ref: ansible_collections.virtnet.networking.docsite.rhel_procedures
+    description: Which task does each procedure of the RHEL chapters on virtual networking, and which shows its Verification step.
+notes:
+  - "With O(fetch=true) it goes further than the Verification step of I(Configuring virtual machine network
+    connections), 15.8.1 (C(virsh net-list)): it fetches the boot file over TFTP as a PXE client would."
 requirements:
   - netaddr
   - lxml
@@ -57,7 +65,13 @@ pxe_networks:
     address: {description: The address (with prefix) the DHCP and TFTP server answers on., type: str, returned: always}
     active: {description: Whether the network runs., type: bool, returned: always}
     tftp_root: {description: The TFTP root (null when the network serves no files)., type: str, returned: always}
-    bootp: {description: "The boot file C(file) and C(server) (null when none).", type: dict, returned: always}
+    bootp:
+      description: The boot file (null when none).
+      type: dict
+      returned: always
+      contains:
+        file: {description: Boot file name., type: str, returned: always}
+        server: {description: The TFTP server that serves it (null for the network's own)., type: str, returned: always}
     restart_pending:
       description: The running dnsmasq does not use these settings yet (the network needs a restart).
       type: bool
@@ -70,12 +84,25 @@ pxe_networks:
           where."
       type: dict
       returned: always
+      contains:
+        path: {description: Path of the boot file., type: str, returned: always}
+        exists: {description: Whether it is a regular file (false for a symlink on its way)., type: bool, returned: always}
+        size: {description: Size in bytes (null when it does not exist)., type: int, returned: always}
+        sha256: {description: SHA-256 of the content (null when it does not exist)., type: str, returned: always}
+        symlink: {description: Which link below the TFTP root points where., type: str, returned: when a symlink was found}
     served:
       description:
         - "What the TFTP server sent: C(server), C(served), C(size), C(sha256), C(match) (with the file on disk;
           null when that is unknown) or C(error)."
       type: dict
       returned: with O(fetch=true) on an active network with a boot file
+      contains:
+        server: {description: The TFTP server asked., type: str, returned: always}
+        served: {description: Whether the server sent the file., type: bool, returned: always}
+        size: {description: Size of what was sent., type: int, returned: when served}
+        sha256: {description: SHA-256 of what was sent., type: str, returned: when served}
+        match: {description: Whether it is the file on disk (null when that is unknown)., type: bool, returned: when served}
+        error: {description: Why nothing was served., type: str, returned: when not served}
   sample:
     - {network: default, address: 192.168.122.1/24, active: true, tftp_root: /var/lib/tftpboot,
        bootp: {file: pxelinux.0, server: null}, restart_pending: false,

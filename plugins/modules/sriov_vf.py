@@ -116,6 +116,13 @@ notes:
   - A change of the count removes and recreates all VFs, so their MAC settings on the host side are lost; VMs keep
     their MAC in the C(<interface type='hostdev'>) definition (which is why
     I(Configuring virtual machine network connections), 15.7.2, uses it rather than C(<hostdev>)).
+seealso:
+  - module: virtnet.networking.sriov_vf_info
+    description: Read the SR-IOV devices, their VFs, the VMs using each, and the IOMMU state.
+  - module: virtnet.networking.virt_iface
+    description: Change or remove a VM interface, including one of type V(hostdev).
+  - ref: ansible_collections.virtnet.networking.docsite.rhel_procedures
+    description: Which task does each procedure of the RHEL chapters on virtual networking, and which shows its Verification step.
 requirements:
   - netaddr
 extends_documentation_fragment:
@@ -160,11 +167,39 @@ EXAMPLES = r"""
 RETURN = r"""
 sriov:
   description:
-    - The PF after the run (predicted in check mode), normalized. C(assigned) lists the VM interfaces that use its
-      VFs by VF index; C(iommu.groups) says whether the IOMMU is on, C(iommu.boot_args) whether every boot entry has
-      the arguments of Configuring virtual machine network connections, 15.7.2 (null when not read).
+    - The PF after the run (predicted in check mode), normalized.
   returned: always
   type: dict
+  contains:
+    pf: {description: Interface name of the PF., type: str, returned: always}
+    pci: {description: PCI address of the PF., type: str, returned: always}
+    driver: {description: Kernel driver of the PF., type: str, returned: always}
+    totalvfs: {description: The most VFs the device supports (C(sriov_totalvfs))., type: int, returned: always}
+    numvfs: {description: Number of VFs (C(sriov_numvfs))., type: int, returned: always}
+    udev_rule: {description: "Content of the udev rule that recreates the VFs at boot (null when none).", type: str, returned: always}
+    assigned:
+      description: The VM interfaces that use its VFs, by VF index.
+      type: list
+      elements: dict
+      returned: always
+      contains:
+        vf: {description: VF index., type: int, returned: always}
+        vm: {description: Domain name., type: str, returned: always}
+        mac: {description: MAC address of the VM interface., type: str, returned: always}
+        config: {description: Whether the domain's config has it., type: bool, returned: always}
+        live: {description: Whether the running domain has it., type: bool, returned: always}
+    iommu:
+      description: The IOMMU of the host.
+      type: dict
+      returned: always
+      contains:
+        groups: {description: Whether the IOMMU is on (IOMMU groups exist)., type: bool, returned: always}
+        boot_args:
+          description:
+            - Whether every boot entry has the kernel arguments of I(Configuring virtual machine network
+              connections), 15.7.2 (null when not read).
+          type: bool
+          returned: always
   sample:
     pf: eth1
     pci: "0000:82:00.0"
@@ -176,10 +211,21 @@ sriov:
     assigned: [{vf: 0, vm: web, mac: "52:54:00:00:01:01", config: true, live: false}]
     iommu: {groups: true, boot_args: null}
 actions:
-  description: What was (or would be) done, each with C(kind), C(summary) and C(disruption).
+  description: What was (or would be) done, in order.
   returned: always
   type: list
   elements: dict
+  contains:
+    kind: {description: "Machine-readable step, such as V(define), V(update), V(restart).", type: str, returned: always}
+    summary: {description: The step in words., type: str, returned: always}
+    disruption:
+      description:
+        - Who notices. V(none) (invisible to running guests, a live update), V(config) (the persistent
+          configuration only; takes effect at the next start), V(restart) (a network or device restarts;
+          guests see a blip), V(reboot) (a guest or the host must restart).
+      type: str
+      returned: always
+      choices: [none, config, restart, reboot]
 restart_required:
   description: Something is pending until a reboot (see RV(pending)).
   returned: always
@@ -197,16 +243,26 @@ reboot_required:
   type: bool
 vfs:
   description:
-    - The VFs of the PF as sysfs shows them at the end of the run (in check mode, before it), by index, with
-      C(pci), C(netdev) and C(mac). M(virtnet.networking.sriov_vf_info) also returns the VMs using each.
+    - The VFs of the PF as sysfs shows them at the end of the run (in check mode, before it), by index.
+      M(virtnet.networking.sriov_vf_info) also returns the VMs using each.
   returned: always
   type: list
   elements: dict
+  contains:
+    index: {description: VF index., type: int, returned: always}
+    pci: {description: PCI address of the VF., type: str, returned: always}
+    netdev: {description: "Host interface name of the VF (null when it has none, as when given to a VM).", type: str, returned: always}
+    mac: {description: MAC address of the VF., type: str, returned: always}
   sample: [{index: 0, pci: "0000:82:10.0", netdev: eth1v0, mac: "aa:bb:cc:00:00:01"}]
 attached:
   description: The VF attached by this run, with its host PCI address.
   returned: when a VF was attached
   type: dict
+  contains:
+    vm: {description: Domain name., type: str, returned: always}
+    vf: {description: VF index., type: int, returned: always}
+    pci: {description: Host PCI address of the VF., type: str, returned: always}
+    mac: {description: MAC address of the VM interface., type: str, returned: always}
   sample: {vm: web, vf: 0, pci: "0000:82:10.0", mac: "52:54:00:00:01:01"}
 """
 

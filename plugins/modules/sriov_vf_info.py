@@ -24,6 +24,14 @@ options:
         contain a file named C(.virtnet-fake-sysfs).
     type: path
     default: /
+seealso:
+  - module: virtnet.networking.sriov_vf
+    description: Create VFs, make them persistent, and attach one to a VM.
+  - ref: ansible_collections.virtnet.networking.docsite.rhel_procedures
+    description: Which task does each procedure of the RHEL chapters on virtual networking, and which shows its Verification step.
+notes:
+  - "It shows what I(Configuring virtual machine network connections), 15.7.2 checks with C(cat
+    /sys/class/net/<pf>/device/sriov_totalvfs) and C(lspci | grep Ethernet) (RV(pfs[].totalvfs), RV(pfs[].vfs))."
 requirements:
   - netaddr
 extends_documentation_fragment:
@@ -59,11 +67,27 @@ pfs:
     udev_rule: {description: Content of C(/etc/udev/rules.d/<pf>.rules) (null when absent)., type: str, returned: always}
     udev_rule_path: {description: Path of that file (null when absent)., type: str, returned: always}
     vfs:
-      description: "VFs by index: C(index), C(pci), C(netdev), C(mac), C(driver), and C(vms) (C(vm), C(mac), C(kind)
-        interface or hostdev, C(config), C(live))."
+      description: The VFs, by index.
       type: list
       elements: dict
       returned: always
+      contains:
+        index: {description: VF index., type: int, returned: always}
+        pci: {description: PCI address of the VF., type: str, returned: always}
+        netdev: {description: Host interface name of the VF (null when it has none)., type: str, returned: always}
+        mac: {description: MAC address of the VF., type: str, returned: always}
+        driver: {description: "Kernel driver bound to the VF (like V(ixgbevf), V(vfio-pci))", type: str, returned: always}
+        vms:
+          description: The VMs that use it.
+          type: list
+          elements: dict
+          returned: always
+          contains:
+            vm: {description: Domain name., type: str, returned: always}
+            mac: {description: MAC address of the VM interface., type: str, returned: always}
+            kind: {description: "How it is given: V(interface) (C(<interface type='hostdev'>)) or V(hostdev).", type: str, returned: always}
+            config: {description: Whether the domain's config has it., type: bool, returned: always}
+            live: {description: Whether the running domain has it., type: bool, returned: always}
   sample:
     - pf: eth1
       pci: "0000:82:00.0"
@@ -74,12 +98,20 @@ pfs:
         - {index: 0, pci: "0000:82:10.0", netdev: eth1v0, mac: "aa:bb:cc:00:00:01", driver: ixgbevf,
            vms: [{vm: web, mac: "52:54:00:00:01:01", kind: interface, config: true, live: true}]}
 iommu:
-  description: "C(enabled) (IOMMU groups exist), C(groups) (how many), C(cmdline) (IOMMU arguments on the kernel
-    command line), C(recommended_args) (those of I(Configuring virtual machine network connections), 15.7.2, for this CPU),
-    C(cpu_vendor), C(vfio) (C(/dev/vfio/vfio) exists, so a VF can
-    be given to a running VM)."
+  description: The IOMMU of the host.
   returned: always
   type: dict
+  contains:
+    enabled: {description: Whether IOMMU groups exist (the IOMMU is on)., type: bool, returned: always}
+    groups: {description: How many IOMMU groups exist., type: int, returned: always}
+    cmdline: {description: "The IOMMU arguments on the running kernel's command line.", type: list, elements: str, returned: always}
+    recommended_args:
+      description: Those of I(Configuring virtual machine network connections), 15.7.2, for this CPU.
+      type: list
+      elements: str
+      returned: always
+    cpu_vendor: {description: "CPU vendor as /proc/cpuinfo names it, like V(GenuineIntel) or V(AuthenticAMD) (null when unknown).", type: str, returned: always}
+    vfio: {description: "Whether C(/dev/vfio/vfio) exists, so a VF can be given to a running VM.", type: bool, returned: always}
 """
 
 from ansible.module_utils.basic import AnsibleModule

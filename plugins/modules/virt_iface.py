@@ -196,6 +196,17 @@ notes:
   - The guest PCI address is kept across every edit but is not returned in RV(interface), since libvirt picks it
     for a new interface; M(virtnet.networking.virt_iface_info) returns it.
   - For O(type=bridge) and O(type=direct), the host interface is only checked when O(uri) is local.
+seealso:
+  - module: virtnet.networking.virt_iface_info
+    description: Read the interfaces of the VMs with their host devices and addresses (the C(virsh domiflist) check).
+  - module: virtnet.networking.virt_network
+    description: The libvirt network an interface of type V(network) connects to.
+  - module: virtnet.networking.nm_bond_bridge
+    description: The host bridge an interface of type V(bridge) connects to.
+  - module: virtnet.networking.sriov_vf
+    description: Create the SR-IOV VFs an interface of type V(hostdev) uses.
+  - ref: ansible_collections.virtnet.networking.docsite.rhel_procedures
+    description: Which task does each procedure of the RHEL chapters on virtual networking, and which shows its Verification step.
 requirements:
   - netaddr
 extends_documentation_fragment:
@@ -306,11 +317,77 @@ interface:
     running: {description: Whether the domain runs., type: bool, returned: success}
     persistent: {description: Whether the domain has a config., type: bool, returned: success}
     config:
-      description: "C(type), C(source), C(mac), C(model), C(link), C(alias), C(boot_order), and by type C(mode),
-        C(backend), C(port_forwards), C(ips), C(vlan), C(managed)."
+      description: The interface in the persistent definition (null for a transient domain).
       type: dict
       returned: success
-    live: {description: The same for the running domain., type: dict, returned: success}
+      contains:
+        type: {description: "V(network), V(bridge), V(direct) (macvtap), V(user) (passt) or V(hostdev) (an SR-IOV VF).", type: str, returned: always}
+        source: {description: "The network, bridge, host interface or VF PCI address it is connected to.", type: str, returned: always}
+        mac: {description: MAC address., type: str, returned: always}
+        model: {description: "Device model, like V(virtio).", type: str, returned: always}
+        link: {description: V(up) or V(down)., type: str, returned: always}
+        alias: {description: "The user alias (C(ua-...)) or null.", type: str, returned: always}
+        boot_order: {description: Per-device boot order or null., type: int, returned: always}
+        mode: {description: "macvtap mode (V(bridge), V(vepa), V(private), V(passthrough)).", type: str, returned: "for type direct"}
+        backend: {description: V(passt)., type: str, returned: "for type user"}
+        port_forwards:
+          description: Ports forwarded from the host (passt).
+          type: list
+          elements: dict
+          returned: for type user
+          contains:
+            proto: {description: V(tcp) or V(udp)., type: str, returned: always}
+            address: {description: Host address it listens on., type: str, returned: when set}
+            dev: {description: Host interface it listens on., type: str, returned: when set}
+            ranges:
+              description: Port ranges.
+              type: list
+              elements: dict
+              returned: always
+              contains:
+                start: {description: First host port., type: int, returned: always}
+                end: {description: Last host port., type: int, returned: when set}
+                to: {description: First guest port., type: int, returned: when set}
+                exclude: {description: The range is excluded., type: bool, returned: when set}
+        ips: {description: "Addresses of the passt interface, like V(192.0.2.1/24).", type: list, elements: str, returned: "for type user"}
+        vlan: {description: VLAN tag of the VF (null when none)., type: int, returned: "for type hostdev"}
+        managed: {description: Whether libvirt detaches the VF from its host driver., type: bool, returned: "for type hostdev"}
+    live:
+      description: The interface of the running domain (null when shut off).
+      type: dict
+      returned: success
+      contains:
+        type: {description: "V(network), V(bridge), V(direct) (macvtap), V(user) (passt) or V(hostdev) (an SR-IOV VF).", type: str, returned: always}
+        source: {description: "The network, bridge, host interface or VF PCI address it is connected to.", type: str, returned: always}
+        mac: {description: MAC address., type: str, returned: always}
+        model: {description: "Device model, like V(virtio).", type: str, returned: always}
+        link: {description: V(up) or V(down)., type: str, returned: always}
+        alias: {description: "The user alias (C(ua-...)) or null.", type: str, returned: always}
+        boot_order: {description: Per-device boot order or null., type: int, returned: always}
+        mode: {description: "macvtap mode (V(bridge), V(vepa), V(private), V(passthrough)).", type: str, returned: "for type direct"}
+        backend: {description: V(passt)., type: str, returned: "for type user"}
+        port_forwards:
+          description: Ports forwarded from the host (passt).
+          type: list
+          elements: dict
+          returned: for type user
+          contains:
+            proto: {description: V(tcp) or V(udp)., type: str, returned: always}
+            address: {description: Host address it listens on., type: str, returned: when set}
+            dev: {description: Host interface it listens on., type: str, returned: when set}
+            ranges:
+              description: Port ranges.
+              type: list
+              elements: dict
+              returned: always
+              contains:
+                start: {description: First host port., type: int, returned: always}
+                end: {description: Last host port., type: int, returned: when set}
+                to: {description: First guest port., type: int, returned: when set}
+                exclude: {description: The range is excluded., type: bool, returned: when set}
+        ips: {description: "Addresses of the passt interface, like V(192.0.2.1/24).", type: list, elements: str, returned: "for type user"}
+        vlan: {description: VLAN tag of the VF (null when none)., type: int, returned: "for type hostdev"}
+        managed: {description: Whether libvirt detaches the VF from its host driver., type: bool, returned: "for type hostdev"}
     boot:
       description:
         - The boot configuration of the domain's config, C(os) its C(<os><boot dev>) list (like V([hd])), C(devices)
@@ -318,6 +395,12 @@ interface:
         - The two are never both set; see O(boot_order) for the conversion.
       type: dict
       returned: success
+      contains:
+        os: {description: "The C(<os><boot dev>) list.", type: list, elements: str, returned: always}
+        devices:
+          description: Device (like V(disk vda)) to its boot order (an integer).
+          type: dict
+          returned: always
       sample: {os: [], devices: {"interface 52:54:00:3f:a1:07": 1, "disk vda": 2}}
   sample:
     domain: web1
@@ -329,10 +412,21 @@ interface:
            boot_order: null}
     boot: {os: [hd], devices: {}}
 actions:
-  description: What was (or would be) done, each with C(kind), C(summary) and C(disruption).
+  description: What was (or would be) done, in order.
   returned: always
   type: list
   elements: dict
+  contains:
+    kind: {description: "Machine-readable step, such as V(define), V(update), V(restart).", type: str, returned: always}
+    summary: {description: The step in words., type: str, returned: always}
+    disruption:
+      description:
+        - Who notices. V(none) (invisible to running guests, a live update), V(config) (the persistent
+          configuration only; takes effect at the next start), V(restart) (a network or device restarts;
+          guests see a blip), V(reboot) (a guest or the host must restart).
+      type: str
+      returned: always
+      choices: [none, config, restart, reboot]
 restart_required:
   description: The running domain runs an older definition of the interface; a restart (O(restart=true)) applies it.
   returned: always

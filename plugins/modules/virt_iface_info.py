@@ -21,6 +21,17 @@ options:
   domain:
     description: Only this domain. An unknown name returns an empty list.
     type: str
+seealso:
+  - module: virtnet.networking.virt_iface
+    description: Add, change, move or remove an interface.
+  - module: virtnet.networking.virt_network_info
+    description: The networks the interfaces connect to, with their DHCP leases.
+  - ref: ansible_collections.virtnet.networking.docsite.rhel_procedures
+    description: Which task does each procedure of the RHEL chapters on virtual networking, and which shows its Verification step.
+notes:
+  - "It shows what the Verification steps of I(Configuring virtual machine network connections), 15.9 and 15.10.4
+    check with C(virsh domiflist) and C(ip link show master) (RV(domains[].interfaces[].host_dev) is the host-side
+    device on the bridge)."
 requirements:
   - netaddr
 extends_documentation_fragment:
@@ -53,21 +64,94 @@ domains:
     running: {description: Whether it runs., type: bool, returned: always}
     persistent: {description: Whether it has a config., type: bool, returned: always}
     interfaces:
-      description:
-        - "The domain's interfaces, in device order - C(type), C(source), C(model), C(mac), C(link) (V(up) or
-          V(down)), C(alias) (the user alias or null), C(boot_order), C(pci_address) (guest side), by type
-          C(mode), C(backend), C(port_forwards), C(ips), C(vlan), C(managed)."
-        - "C(host_dev) is the host-side device (V(vnet3), V(macvtap0)), C(device_alias) libvirt's alias of the
-          device, C(in_config) whether the config has it too."
-        - "C(addresses): C(address), C(prefix), C(family), C(origin) (V(lease), V(agent) or V(arp))."
+      description: The interfaces of the running domain (of the config when shut off), in device order.
       type: list
       elements: dict
       returned: always
+      contains:
+        type: {description: "V(network), V(bridge), V(direct) (macvtap), V(user) (passt) or V(hostdev) (an SR-IOV VF).", type: str, returned: always}
+        source: {description: "The network, bridge, host interface or VF PCI address it is connected to.", type: str, returned: always}
+        mac: {description: MAC address., type: str, returned: always}
+        model: {description: "Device model, like V(virtio).", type: str, returned: always}
+        link: {description: V(up) or V(down)., type: str, returned: always}
+        alias: {description: "The user alias (C(ua-...)) or null.", type: str, returned: always}
+        boot_order: {description: Per-device boot order or null., type: int, returned: always}
+        mode: {description: "macvtap mode (V(bridge), V(vepa), V(private), V(passthrough)).", type: str, returned: "for type direct"}
+        backend: {description: V(passt)., type: str, returned: "for type user"}
+        port_forwards:
+          description: Ports forwarded from the host (passt).
+          type: list
+          elements: dict
+          returned: for type user
+          contains:
+            proto: {description: V(tcp) or V(udp)., type: str, returned: always}
+            address: {description: Host address it listens on., type: str, returned: when set}
+            dev: {description: Host interface it listens on., type: str, returned: when set}
+            ranges:
+              description: Port ranges.
+              type: list
+              elements: dict
+              returned: always
+              contains:
+                start: {description: First host port., type: int, returned: always}
+                end: {description: Last host port., type: int, returned: when set}
+                to: {description: First guest port., type: int, returned: when set}
+                exclude: {description: The range is excluded., type: bool, returned: when set}
+        ips: {description: "Addresses of the passt interface, like V(192.0.2.1/24).", type: list, elements: str, returned: "for type user"}
+        vlan: {description: VLAN tag of the VF (null when none)., type: int, returned: "for type hostdev"}
+        managed: {description: Whether libvirt detaches the VF from its host driver., type: bool, returned: "for type hostdev"}
+        pci_address: {description: "Guest-side PCI address, like V(0000:00:03.0).", type: str, returned: always}
+        host_dev: {description: "The host-side device (V(vnet3), V(macvtap0)); null when shut off.", type: str, returned: always}
+        device_alias: {description: libvirt's alias of the device., type: str, returned: always}
+        in_config: {description: Whether the config has it too., type: bool, returned: always}
+        addresses:
+          description: Its addresses from DHCP leases, the guest agent and the host's ARP table.
+          type: list
+          elements: dict
+          returned: always
+          contains:
+            address: {description: Address., type: str, returned: always}
+            prefix: {description: Prefix length., type: int, returned: always}
+            family: {description: V(ipv4) or V(ipv6)., type: str, returned: always}
+            origin: {description: "Where it was found: V(lease), V(agent) or V(arp).", type: str, returned: always}
     config_only:
       description: Interfaces in the config of a running domain that the running domain does not have yet.
       type: list
       elements: dict
       returned: always
+      contains:
+        type: {description: "V(network), V(bridge), V(direct) (macvtap), V(user) (passt) or V(hostdev) (an SR-IOV VF).", type: str, returned: always}
+        source: {description: "The network, bridge, host interface or VF PCI address it is connected to.", type: str, returned: always}
+        mac: {description: MAC address., type: str, returned: always}
+        model: {description: "Device model, like V(virtio).", type: str, returned: always}
+        link: {description: V(up) or V(down)., type: str, returned: always}
+        alias: {description: "The user alias (C(ua-...)) or null.", type: str, returned: always}
+        boot_order: {description: Per-device boot order or null., type: int, returned: always}
+        mode: {description: "macvtap mode (V(bridge), V(vepa), V(private), V(passthrough)).", type: str, returned: "for type direct"}
+        backend: {description: V(passt)., type: str, returned: "for type user"}
+        port_forwards:
+          description: Ports forwarded from the host (passt).
+          type: list
+          elements: dict
+          returned: for type user
+          contains:
+            proto: {description: V(tcp) or V(udp)., type: str, returned: always}
+            address: {description: Host address it listens on., type: str, returned: when set}
+            dev: {description: Host interface it listens on., type: str, returned: when set}
+            ranges:
+              description: Port ranges.
+              type: list
+              elements: dict
+              returned: always
+              contains:
+                start: {description: First host port., type: int, returned: always}
+                end: {description: Last host port., type: int, returned: when set}
+                to: {description: First guest port., type: int, returned: when set}
+                exclude: {description: The range is excluded., type: bool, returned: when set}
+        ips: {description: "Addresses of the passt interface, like V(192.0.2.1/24).", type: list, elements: str, returned: "for type user"}
+        vlan: {description: VLAN tag of the VF (null when none)., type: int, returned: "for type hostdev"}
+        managed: {description: Whether libvirt detaches the VF from its host driver., type: bool, returned: "for type hostdev"}
+        pci_address: {description: "Guest-side PCI address, like V(0000:00:03.0).", type: str, returned: always}
   sample:
     - name: web1
       running: true

@@ -188,6 +188,17 @@ notes:
     O(ips[].dhcp.ranges) leaves that range as it is instead of removing it, the same range in both tasks is fine, and
     a different one is refused before any change (the two tasks would undo each other and restart the network on
     every run). C(<tftp>) and C(<bootp>) survive every change this module makes."
+seealso:
+  - module: virtnet.networking.virt_network_info
+    description: Read networks, their DHCP leases and attached guests (the C(virsh net-list) and C(virsh net-dhcp-leases) checks).
+  - module: virtnet.networking.pxe_network
+    description: Serve PXE boot files (TFTP root and boot file) on a network this module manages.
+  - module: virtnet.networking.virt_iface
+    description: Connect a VM's interface to the network.
+  - module: virtnet.networking.nm_bond_bridge
+    description: The host bridge (over a bond) a network in V(bridge) mode uses.
+  - ref: ansible_collections.virtnet.networking.docsite.rhel_procedures
+    description: Which task does each procedure of the RHEL chapters on virtual networking, and which shows its Verification step.
 requirements:
   - netaddr
 extends_documentation_fragment:
@@ -244,15 +255,137 @@ EXAMPLES = r"""
 
 RETURN = r"""
 network:
-  description: The network after the run (predicted in check mode), normalized; empty when absent.
+  description:
+    - The network after the run (predicted in check mode), normalized, in the shape of
+      RV(virtnet.networking.virt_network_info#module:networks); empty when absent.
   returned: always
   type: dict
   sample: {name: lab, forward: {mode: nat}, bridge: {name: virbr1, stp: true, delay: 0}, active: true}
+  contains:
+    name: {description: Network name., type: str, returned: always}
+    forward:
+      description: How the network reaches the outside.
+      type: dict
+      returned: always
+      contains:
+        mode: {description: "V(nat), V(route), V(bridge), V(open) or V(isolated).", type: str, returned: always}
+        dev: {description: The host interface forwarding is restricted to., type: str, returned: when set}
+        nat:
+          description: The masquerading range.
+          type: dict
+          returned: when set
+          contains:
+            address: {description: "Public IPv4 addresses, C(start) and C(end).", type: dict, returned: when set,
+                      contains: {start: {description: First., type: str, returned: always}, end: {description: Last., type: str, returned: always}}}
+            port: {description: "Source ports, C(start) and C(end).", type: dict, returned: when set,
+                   contains: {start: {description: First., type: int, returned: always}, end: {description: Last., type: int, returned: always}}}
+    bridge:
+      description: The bridge.
+      type: dict
+      returned: always
+      contains:
+        name: {description: Bridge interface name., type: str, returned: when known}
+        stp: {description: Spanning tree on the bridge., type: bool, returned: when known}
+        delay: {description: Forward delay in seconds., type: int, returned: when known}
+    mtu: {description: MTU of the bridge (null when libvirt's default)., type: int, returned: always}
+    domain:
+      description: The DNS domain, or null.
+      type: dict
+      returned: always
+      contains:
+        name: {description: Domain name., type: str, returned: always}
+        local_only: {description: Whether queries for the domain stay local., type: bool, returned: always}
+    ips:
+      description: The addresses of the network.
+      type: list
+      elements: dict
+      returned: always
+      contains:
+        address: {description: "Address with prefix, like V(192.0.2.1/24).", type: str, returned: always}
+        family: {description: V(ipv4) or V(ipv6)., type: str, returned: always}
+        dhcp:
+          description: DHCP on this address.
+          type: dict
+          returned: when DHCP is on
+          contains:
+            ranges:
+              description: The dynamic ranges.
+              type: list
+              elements: dict
+              returned: always
+              contains: {start: {description: First address., type: str, returned: always}, end: {description: Last address., type: str, returned: always}}
+            hosts:
+              description: The static hosts (each key only when set).
+              type: list
+              elements: dict
+              returned: always
+              contains:
+                mac: {description: MAC address., type: str, returned: when set}
+                ip: {description: Address., type: str, returned: always}
+                name: {description: Host name., type: str, returned: when set}
+    dns:
+      description: The DNS server of the network.
+      type: dict
+      returned: always
+      contains:
+        enable: {description: Whether libvirt's DNS server runs (null when libvirt's default)., type: bool, returned: always}
+        forwarders:
+          description: Upstream servers.
+          type: list
+          elements: dict
+          returned: always
+          contains:
+            addr: {description: Server address., type: str, returned: when set}
+            domain: {description: Only for this domain., type: str, returned: when set}
+        hosts:
+          description: Host records.
+          type: list
+          elements: dict
+          returned: always
+          contains:
+            ip: {description: Address., type: str, returned: always}
+            hostnames: {description: Names., type: list, elements: str, returned: always}
+        srv:
+          description: SRV records (each key only when set).
+          type: list
+          elements: dict
+          returned: always
+          contains:
+            service: {description: Service name., type: str, returned: always}
+            protocol: {description: V(tcp) or V(udp)., type: str, returned: always}
+            domain: {description: Domain., type: str, returned: when set}
+            target: {description: Target host., type: str, returned: when set}
+            port: {description: Port., type: int, returned: when set}
+            priority: {description: Priority., type: int, returned: when set}
+            weight: {description: Weight., type: int, returned: when set}
+        txt:
+          description: TXT records.
+          type: list
+          elements: dict
+          returned: always
+          contains:
+            name: {description: Record name., type: str, returned: always}
+            value: {description: Record value., type: str, returned: always}
+    dnsmasq_options: {description: Extra dnsmasq options., type: list, elements: str, returned: always}
+    active: {description: Whether the network runs., type: bool, returned: when the network exists}
+    autostart: {description: Whether it starts with libvirt., type: bool, returned: when the network exists}
+    persistent: {description: Whether it has a persistent definition., type: bool, returned: when the network exists}
 actions:
-  description: What was (or would be) done, each with C(kind), C(summary) and C(disruption).
+  description: What was (or would be) done, in order.
   returned: always
   type: list
   elements: dict
+  contains:
+    kind: {description: "Machine-readable step, such as V(define), V(update), V(restart).", type: str, returned: always}
+    summary: {description: The step in words., type: str, returned: always}
+    disruption:
+      description:
+        - Who notices. V(none) (invisible to running guests, a live update), V(config) (the persistent
+          configuration only; takes effect at the next start), V(restart) (a network or device restarts;
+          guests see a blip), V(reboot) (a guest or the host must restart).
+      type: str
+      returned: always
+      choices: [none, config, restart, reboot]
 restart_required:
   description: The active network runs an older definition; a restart (O(restart=true)) would apply it.
   returned: always
