@@ -9,6 +9,7 @@ from typing import Any
 from ansible_collections.virtnet.networking.plugins.module_utils.iface.engine import DomainXml
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import model as im
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import Libvirt, flag
 
 
@@ -47,20 +48,49 @@ def arp_devices(fs: FsRoot) -> dict:
     return out
 
 
-def _current_arp(entries: list, mac: str, bridge: str | None, arp: dict | None) -> list:
+def ipv4_subnet(name: str) -> Any:
+    """The IPv4 subnet of host interface ``name`` (its primary address), or
+    None when it has none or it cannot be read."""
+    import fcntl
+    import socket
+    import struct
+
+    req = struct.pack("256s", name.encode()[:15])
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            addr = socket.inet_ntoa(fcntl.ioctl(sock.fileno(), 0x8915, req)[20:24])   # SIOCGIFADDR
+            mask = socket.inet_ntoa(fcntl.ioctl(sock.fileno(), 0x891B, req)[20:24])   # SIOCGIFNETMASK
+    except OSError:
+        return None
+    return netaddr.IPNetwork("%s/%s" % (addr, mask))
+
+
+def _current_arp(entries: list, mac: str, bridge: str | None, arp: dict | None, subnet: Any = None) -> list:
     """Drop ARP-derived addresses the NIC does not have on its current
     bridge. libvirt's ARP source matches the MAC on any host interface, so
     after a guest moved from one network to another, the old network's
     address (still in the host's table, or announced by the guest while it
-    renewed) was reported as the NIC's address."""
+    renewed) was reported as the NIC's address. An IPv4 entry on the right
+    bridge still counts only inside the bridge's own subnet when the bridge
+    has one: a guest that moved keeps its old address until its new lease,
+    and the host answers its ARP on the new bridge too."""
     if arp is None or not bridge:
         return entries
-    return [e for e in entries if e["origin"] != "arp" or arp.get((e["address"], mac)) == bridge]
+    kept = []
+    for e in entries:
+        if e["origin"] == "arp":
+            if arp.get((e["address"], mac)) != bridge:
+                continue
+            if subnet is not None and e["family"] == "ipv4" and netaddr.IPAddress(e["address"]) not in subnet:
+                continue
+        kept.append(e)
+    return kept
 
 
-def info(lv: Libvirt, domain: str | None = None, *, fs: FsRoot | None = None) -> dict:
-    # The host's ARP table is readable only where libvirt runs on this host.
+def info(lv: Libvirt, domain: str | None = None, *, fs: FsRoot | None = None, subnet_of: Any = None) -> dict:
+    # The host's ARP table and bridges are readable only where libvirt runs on this host.
     arp = arp_devices(fs or FsRoot("/")) if lv.is_local else None
+    subnet_of = subnet_of or ipv4_subnet
     doms = lv.domains()
     if domain is not None:
         doms = [d for d in doms if d.name() == domain]
@@ -77,12 +107,13 @@ def info(lv: Libvirt, domain: str | None = None, *, fs: FsRoot | None = None) ->
                 entry["source"] = None
             tgt = el.find("target")
             alias = el.find("alias")
+            src = el.find("source")
+            bridge = src.get("bridge") if (d.running and src is not None) else None
             entry.update(
                 host_dev=tgt.get("dev") if (tgt is not None and d.running) else None,
                 device_alias=alias.get("name") if alias is not None else None,
-                addresses=_current_arp(addrs.get(m.mac, []), m.mac,
-                                       el.find("source").get("bridge") if (d.running and el.find("source") is not None)
-                                       else None, arp),
+                addresses=_current_arp(addrs.get(m.mac, []), m.mac, bridge, arp,
+                                       subnet_of(bridge) if (arp is not None and bridge) else None),
                 in_config=m.mac in config_macs if d.persistent else False,
             )
             ifaces.append(entry)

@@ -12,6 +12,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.iface import en
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import info as iinfo
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import validate as ival
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
+from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 from ansible_collections.virtnet.networking.plugins.modules import virt_iface
 from unit import fakes
 from unit.fakes import FakeLibvirt, run
@@ -234,8 +235,14 @@ def test_info_reports_arp_addresses_only_from_the_nics_current_bridge(tmp_path):
     vm = ArpDom("vm1", dom_xml("vm1", [NIC_A]), dom_xml("vm1", [NIC_A_LIVE % "ua-web"]))
     lv = FakeLv([vm])
     lv.is_local = True
-    web = iinfo.info(lv, fs=FsRoot(str(tmp_path)))["domains"][0]["interfaces"][0]
+    web = iinfo.info(lv, fs=FsRoot(str(tmp_path)), subnet_of=lambda b: None)["domains"][0]["interfaces"][0]
     assert web["addresses"] == [{"address": "192.0.2.10", "prefix": 0, "family": "ipv4", "origin": "arp"}]
+    # The guest still announces its old address on the new bridge until its
+    # new lease (and the host answers it there): outside the bridge's own
+    # subnet it is not the NIC's address.
+    web = iinfo.info(lv, fs=FsRoot(str(tmp_path)),
+                     subnet_of=lambda b: netaddr.IPNetwork("198.51.100.2/24") if b == "virbr0" else None)
+    assert web["domains"][0]["interfaces"][0]["addresses"] == []
     # A remote hypervisor's ARP table is not this host's: nothing is filtered.
     lv.is_local = False
     web = iinfo.info(lv, fs=FsRoot(str(tmp_path)))["domains"][0]["interfaces"][0]
