@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass, field
 
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 
-from ansible_collections.virtnet.networking.plugins.module_utils.nm.nmcli import split_list
 
 # The kernel's bonding modes: number -> name, as NetworkManager stores them.
 BOND_MODES = {"0": "balance-rr", "1": "active-backup", "2": "balance-xor", "3": "broadcast",
@@ -64,6 +63,11 @@ class Topology:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def split_list(value: str) -> list:
+    """A multi-valued NetworkManager property (``a, b`` or ``a,b``) into its items."""
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
 def port_profile_name(master: str, ifname: str) -> str:

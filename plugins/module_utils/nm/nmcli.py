@@ -58,11 +58,6 @@ def parse_properties(text: str) -> dict:
     return props
 
 
-def split_list(value: str) -> list:
-    """A multi-valued property (``a, b`` or ``a,b``) into its items."""
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
-
-
 @dataclass(frozen=True)
 class Names:
     """Property spellings for the host's NetworkManager version."""

@@ -18,39 +18,17 @@ import hashlib
 import os
 import pwd
 import stat
-from dataclasses import dataclass
 
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
+# The host state types live in the model; imported here under their old names.
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe.model import Entry, Owner  # noqa: F401
 
 # Whose SELinux label the TFTP root copies: libvirt's lease helper (run by
 # dnsmasq), as the documented procedure does, wherever the distribution
 # installs it; dnsmasq itself as the last resort.
 SELINUX_REFERENCES = ("/usr/libexec/libvirt_leaseshelper", "/usr/lib/libvirt/libvirt_leaseshelper",
                       "/usr/sbin/dnsmasq")
-
-
-@dataclass(frozen=True)
-class Owner:
-    user: str
-    uid: int
-    group: str
-    gid: int
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A file or directory as found (``exists`` False: nothing there)."""
-
-    path: str
-    exists: bool = False
-    kind: str | None = None        # "dir", "file", "other"
-    mode: int | None = None
-    uid: int | None = None
-    gid: int | None = None
-    size: int | None = None
-    sha256: str | None = None
-    context: str | None = None     # SELinux label
 
 
 # --------------------------------------------------------------------------

@@ -23,11 +23,33 @@ from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty impo
 from ansible_collections.virtnet.networking.plugins.module_utils.network import xml as nx
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import claim as pxe_claim
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
-from ansible_collections.virtnet.networking.plugins.module_utils.pxe import files as pfiles
 
 DEFAULT_OWNER = "nobody"
 ROOT_MODE = 0o755
 FILE_MODE = 0o644
+
+
+@dataclass(frozen=True)
+class Owner:
+    user: str
+    uid: int
+    group: str
+    gid: int
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A file or directory as found (``exists`` False: nothing there)."""
+
+    path: str
+    exists: bool = False
+    kind: str | None = None        # "dir", "file", "other"
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    size: int | None = None
+    sha256: str | None = None
+    context: str | None = None     # SELinux label
 
 
 @dataclass(frozen=True)
@@ -231,8 +253,8 @@ class HostState:
     config: Pxe | None = None
     live: Pxe | None = None
     guests: list = field(default_factory=list)
-    owner: pfiles.Owner | None = None
-    root: pfiles.Entry | None = None
+    owner: Owner | None = None
+    root: Entry | None = None
     files: dict = field(default_factory=dict)       # name -> Entry
     expected: dict = field(default_factory=dict)    # name -> (size, sha256)
     selinux: bool = False

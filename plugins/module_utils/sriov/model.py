@@ -4,7 +4,7 @@
 """What ``sriov_vf`` is asked for and what the host has, as dataclasses, and
 the static validation of the task (before the host is read).
 
-The host's VFs come from :mod:`sysfs` (:class:`sysfs.PfInfo`); which VM
+The host's VFs come from :mod:`sysfs` as :class:`PfInfo`; which VM
 uses which VF comes from libvirt (:class:`Assignment`).
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ansible_collections.virtnet.networking.plugins.module_utils.iface import model as iface_model
-from ansible_collections.virtnet.networking.plugins.module_utils.sriov.sysfs import PfInfo
 
 UDEV_DIR = "/etc/udev/rules.d"
 # Kernel arguments Configuring virtual machine network connections, 15.7.2 gives per CPU vendor ("grubby --args=...").
@@ -50,6 +49,34 @@ def udev_rule(pf: str, driver: str, count: int) -> str:
     return ("# Managed by virtnet.networking.sriov_vf: %d VFs on %s at boot (Configuring virtual machine network connections, 15.7.2).\n"
             'ACTION=="add", SUBSYSTEM=="net", ENV{ID_NET_DRIVER}=="%s", ATTR{device/sriov_numvfs}="%d"\n'
             % (count, pf, driver, count))
+
+
+@dataclass
+class VfInfo:
+    index: int
+    pci: str | None
+    netdev: str | None = None
+    mac: str | None = None
+    driver: str | None = None
+    iommu_group: str | None = None   # None: the IOMMU does not cover it, VFIO cannot pass it to a VM
+
+
+@dataclass
+class PfInfo:
+    """A network interface as sysfs shows it; ``exists`` False when absent."""
+
+    name: str
+    exists: bool = False
+    pci: str | None = None
+    driver: str | None = None
+    totalvfs: int | None = None     # None: the device has no SR-IOV capability
+    numvfs: int | None = None
+    vfs: list = field(default_factory=list)   # [VfInfo] sorted by index
+    iommu_group: str | None = None
+
+    @property
+    def sriov(self) -> bool:
+        return self.totalvfs is not None
 
 
 @dataclass

@@ -15,11 +15,12 @@ from __future__ import annotations
 import errno
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
+# The host state types live in the model; imported here under their old names.
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov.model import PfInfo, VfInfo  # noqa: F401
 
 CLASS_NET = "/sys/class/net"
 IOMMU_GROUPS = "/sys/kernel/iommu_groups"
@@ -38,34 +39,6 @@ class SysfsWriter:
 
     def write(self, path: str, value: str) -> None:
         self.fs.write(path, value)
-
-
-@dataclass
-class VfInfo:
-    index: int
-    pci: str | None
-    netdev: str | None = None
-    mac: str | None = None
-    driver: str | None = None
-    iommu_group: str | None = None   # None: the IOMMU does not cover it, VFIO cannot pass it to a VM
-
-
-@dataclass
-class PfInfo:
-    """A network interface as sysfs shows it; ``exists`` False when absent."""
-
-    name: str
-    exists: bool = False
-    pci: str | None = None
-    driver: str | None = None
-    totalvfs: int | None = None     # None: the device has no SR-IOV capability
-    numvfs: int | None = None
-    vfs: list = field(default_factory=list)   # [VfInfo] sorted by index
-    iommu_group: str | None = None
-
-    @property
-    def sriov(self) -> bool:
-        return self.totalvfs is not None
 
 
 def _int(text: str | None) -> int | None:

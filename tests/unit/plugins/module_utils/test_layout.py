@@ -56,3 +56,15 @@ def test_plan_is_pure(component):
 def test_the_flat_prefixed_files_are_gone():
     flat = [n for n in os.listdir(MU) if n.endswith(".py") and n.split("_")[0] in COMPONENTS + ("libvirt",)]
     assert flat == []
+
+
+ADAPTERS = ("nm.nmcli", "nm.checkpoint", "sriov.sysfs", "pxe.tftp", "pxe.files") + HOST_ACCESS
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_model_knows_no_tool_adapter(component):
+    # The model holds the wanted and the host state types; reading the host
+    # (nmcli, sysfs, TFTP, files, libvirt) is the engine's. nm's model once
+    # imported a helper from the nmcli adapter.
+    used = imports(os.path.join(MU, component, "model.py"))
+    assert sorted(m for m in used if m in ADAPTERS or m.split(".")[-1] == "engine") == []

@@ -5,8 +5,9 @@ import pytest
 from ansible_collections.virtnet.networking.plugins.module_utils.nm import plan as nm_plan
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 from ansible_collections.virtnet.networking.plugins.module_utils.nm.validate import want_from_params
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.model import split_list
 from ansible_collections.virtnet.networking.plugins.module_utils.nm.nmcli import (
-    Names, Profile, parse_properties, parse_version, split_list, split_terse_row)
+    Names, Profile, parse_properties, parse_version, split_terse_row)
 
 OLD = Names.for_version((1, 42, 4))
 NEW = Names.for_version((1, 46, 0))
