@@ -1,6 +1,6 @@
 """The demo's measuring stages (called by playbooks/demo/run).
 
-  demo.py table                     boot the probe guests, print Table 15.1 measured vs seed
+  demo.py table                     boot the probe guests, print Table 15.1 measured vs RHEL
   demo.py idempotent -- argv...     run a playbook, fail unless its recap says changed=0
   demo.py external                  the externally_visible_vm role on a NAT guest, probed before/after
   demo.py moved                     a running guest's NIC moved onto the bridged network, probed
@@ -40,7 +40,7 @@ def cmd_table() -> int:
     t0 = time.monotonic()
     lab = probe.read_lab(sb)
     for r in probe.lan_routes(sb, lab):
-        print(f"   the LAN router learns {r} (routed and open networks need it, seed 15.3.2)")
+        print(f"   the LAN router learns {r} (routed and open networks need it, RHEL 15.3.2)")
     guests = probe.start_guests(sb, lab)
     _t("two probe guests booted, a lease on each of their 5 NICs", t0)
     t1 = time.monotonic()
@@ -54,16 +54,16 @@ def cmd_table() -> int:
         a = res["addresses"][mode]
         print(f"   {mode:<9} network {a['network']:<13} host {a['host']:<15} "
               f"guest A {a['guest_a']:<15} guest B {a['guest_b']}")
-    print("\nMeasured on this sandbox, beside the seed's Table 15.1 (seed 15.5):\n")
+    print("\nMeasured on this sandbox, beside RHEL's Table 15.1 (Understanding virtual networking, 15.5):\n")
     print(probe.format_table(res))
     diffs = probe.differences(res)
     print()
     if diffs:
-        print("The measurement disagrees with the seed:")
+        print("The measurement disagrees with RHEL's table:")
         for d in diffs:
             print(f"  - {d}")
     else:
-        print("Every measured cell agrees with the seed's table. Open mode: libvirt adds no"
+        print("Every measured cell agrees with RHEL's table. Open mode: libvirt adds no"
               " firewall rules and this\nhypervisor has none of its own, so everything passes.")
     print("('outside' = 203.0.113.10 in the outside namespace; for 'visible from outside' the LAN was\n"
           " given a route to each subnet, so a 'no' is the hypervisor refusing, not a missing route.)")
@@ -151,7 +151,7 @@ def cmd_external() -> int:
     try:  # restarted by the role: the fresh boot asks the LAN's DHCP server
         lan_ip = g.wait_for(lan_lease, timeout=15).group(1)
     except TimeoutError:  # switched live: the guest renews its lease (seed 15.9 step 4)
-        print("   (switched live, no restart: the guest renews its DHCP lease, seed 15.9 step 4)")
+        print("   (switched live, no restart: the guest renews its DHCP lease, RHEL 15.9 step 4)")
         g.run("kill -USR1 $(cat /run/udhcpc.eth0)")
         lan_ip = g.wait_for(lan_lease, timeout=60).group(1)
     seen = probe.outside_fetch(sb, lan_ip, vm)

@@ -295,11 +295,11 @@ def stop_guests(sb: "vnsb.Sandbox", names=GUESTS) -> None:
 def _cell(measured: bool, seed: str) -> str:
     m = "YES" if measured else "no"
     if seed == "depends":
-        note = "(seed: host firewall)"
+        note = "(RHEL: host firewall)"
     elif seed == m:
-        note = f"(seed {seed})"
+        note = f"(RHEL {seed})"
     else:
-        note = f"(seed {seed}) <-- differs"
+        note = f"(RHEL {seed}) <-- differs"
     return f"{m:<4}{note}"
 
 
@@ -329,7 +329,7 @@ def differences(result: dict) -> list[str]:
                 continue
             if (seed == "YES") != result["table"][mode][key]:
                 out.append(f"{mode} / {title}: measured {'YES' if result['table'][mode][key] else 'no'},"
-                           f" seed says {seed}")
+                           f" RHEL says {seed}")
     return out
 
 

@@ -42,14 +42,14 @@ def test_demo_succeeds_and_tears_down(demo_output):
 
 def test_demo_prints_measured_table_beside_the_seed(demo_output):
     out = demo_output.stdout
-    assert "beside the seed's Table 15.1" in out
+    assert "beside RHEL's Table 15.1" in out
     rows = {ln.split()[0]: ln for ln in out.splitlines()
             if re.match(r"^(bridged|nat|routed|isolated|open) +(YES|no) ", ln)}
     assert set(rows) == {"bridged", "nat", "routed", "isolated", "open"}, out
     assert "differs" not in out
     # NAT: out yes, visible no; isolated: neither (what the seed says, as measured).
-    assert re.search(r"^nat +YES .*YES .*YES .*no  \(seed no\)$", rows["nat"]), rows["nat"]
-    assert re.search(r"^isolated +YES .*YES .*no  \(seed no\) +no  \(seed no\)$", rows["isolated"])
+    assert re.search(r"^nat +YES .*YES .*YES .*no  \(RHEL no\)$", rows["nat"]), rows["nat"]
+    assert re.search(r"^isolated +YES .*YES .*no  \(RHEL no\) +no  \(RHEL no\)$", rows["isolated"])
 
 
 def test_demo_proves_idempotence_and_times_each_stage(demo_output):

@@ -153,7 +153,7 @@ def test_deleting_the_masquerade_rule_cuts_nat_guests_off(lab):
     sb.run_hv(["conntrack", "-F"])  # forget NAT mappings of earlier probes, if the tool is there
     after = probe.measure(sb, nets, guests)
     assert after["table"]["nat"]["outside"] is False
-    assert probe.differences(after) == ["nat / to outside: measured no, seed says YES"]
+    assert probe.differences(after) == ["nat / to outside: measured no, RHEL says YES"]
     changed = {(m, c) for m in probe.MODES for c, _title in probe.COLUMNS
                if before["table"][m][c] != after["table"][m][c]}
     assert changed == {("nat", "outside")}

@@ -26,14 +26,14 @@ def test_agreeing_measurement_has_no_differences():
     assert probe.differences(res) == []
     text = probe.format_table(res)
     assert "differs" not in text
-    assert text.splitlines()[2].startswith("bridged  YES (seed YES)")
+    assert text.splitlines()[2].startswith("bridged  YES (RHEL YES)")
 
 
 def test_a_broken_nat_shows_in_the_table():
     res = _result(nat__outside=False)
-    assert probe.differences(res) == ["nat / to outside: measured no, seed says YES"]
+    assert probe.differences(res) == ["nat / to outside: measured no, RHEL says YES"]
     nat_row = [ln for ln in probe.format_table(res).splitlines() if ln.startswith("nat")][0]
-    assert "no  (seed YES) <-- differs" in nat_row
+    assert "no  (RHEL YES) <-- differs" in nat_row
 
 
 def test_open_mode_is_never_a_difference():
@@ -42,8 +42,8 @@ def test_open_mode_is_never_a_difference():
     res = _result(open__visible=False, open__host=False)
     assert probe.differences(res) == []
     open_row = [ln for ln in probe.format_table(res).splitlines() if ln.startswith("open")][0]
-    assert open_row.count("(seed: host firewall)") == 4
-    assert "no  (seed: host firewall)" in open_row
+    assert open_row.count("(RHEL: host firewall)") == 4
+    assert "no  (RHEL: host firewall)" in open_row
 
 
 def test_every_seed_cell_is_transcribed():
