@@ -90,3 +90,40 @@ class Hv:
 
     def virsh(self, *a):
         return self.sb.virsh(*a, check=False).stdout
+
+
+class _Captured(Exception):
+    pass
+
+
+RULES = ("mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by")
+
+
+def module_spec(module: str) -> tuple:
+    """(argument spec, rules) that ``virtnet.networking.<module>`` really
+    builds: its main() runs with AnsibleModule replaced by a recorder. The
+    rules (mutually_exclusive, required_if, ...) are the keyword arguments
+    ArgumentSpecValidator takes, so a test validates a task's options
+    exactly as the module would."""
+    import importlib
+
+    mod = importlib.import_module("ansible_collections.virtnet.networking.plugins.modules." + module)
+    seen: dict = {}
+
+    def record(*args, **kwargs):
+        seen.update(kwargs)
+        if args:
+            seen["argument_spec"] = args[0]
+        raise _Captured()
+
+    orig = mod.AnsibleModule
+    mod.AnsibleModule = record
+    try:
+        mod.main()
+    except _Captured:
+        pass
+    finally:
+        mod.AnsibleModule = orig
+    assert seen.get("argument_spec"), "%s.main() built no AnsibleModule" % module
+    spec = seen.pop("argument_spec")
+    return spec, {k: v for k, v in seen.items() if k in RULES}

@@ -6,13 +6,13 @@ names, types, choices, required suboptions, exclusive options) as the module
 really builds it, and every section with a procedure must be there."""
 from __future__ import annotations
 
-import importlib
 import os
 import re
 
 import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from virtnet_testlib import module_spec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GUIDE = os.path.join(ROOT, "docs", "docsite", "rst", "rhel_procedures.rst")
@@ -57,36 +57,6 @@ def _tasks(node):
                 yield from _tasks(value)
 
 
-class _Captured(Exception):
-    pass
-
-
-def _module_spec(module: str) -> tuple:
-    """The argument spec (and mutually_exclusive, required_if ...) the
-    module really builds: its main() runs with AnsibleModule replaced by a
-    recorder."""
-    mod = importlib.import_module("ansible_collections.virtnet.networking.plugins.modules." + module)
-    seen: dict = {}
-
-    def record(*args, **kwargs):
-        seen.update(kwargs)
-        if args:
-            seen["argument_spec"] = args[0]
-        raise _Captured()
-
-    orig = mod.AnsibleModule
-    mod.AnsibleModule = record
-    try:
-        mod.main()
-    except _Captured:
-        pass
-    finally:
-        mod.AnsibleModule = orig
-    spec = seen.pop("argument_spec")
-    return spec, {k: v for k, v in seen.items()
-                  if k in ("mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by")}
-
-
 TASKS = [(line, module, args) for line, block in _blocks(_guide()) for module, args in _tasks(block)]
 
 
@@ -101,7 +71,7 @@ def test_the_guide_has_tasks_for_every_module():
 
 @pytest.mark.parametrize("line,module,args", TASKS, ids=["line%d-%s" % (t[0], t[1]) for t in TASKS])
 def test_each_task_passes_the_module_argument_validation(line, module, args):
-    spec, rules = _module_spec(module)
+    spec, rules = module_spec(module)
     result = ArgumentSpecValidator(spec, **rules).validate(dict(args))
     assert not result.error_messages, "guide line %d, %s: %s" % (line, module, result.error_messages)
 

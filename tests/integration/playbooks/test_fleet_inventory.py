@@ -6,7 +6,6 @@ module option through (none silently dropped), and the playbooks parse and
 never prompt, so they run unchanged as AWX job templates."""
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ import sys
 import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from virtnet_testlib import module_spec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BIN = os.path.dirname(sys.executable)
@@ -29,35 +29,6 @@ COMPONENTS = {
     "virtnet_pxe_networks": ("pxe_network", "tasks/pxe_networks.yml", "pxe"),
     "virtnet_vm_interfaces": ("virt_iface", "tasks/vm_interfaces.yml", "iface"),
 }
-
-
-class _Captured(Exception):
-    pass
-
-
-def module_spec(module: str) -> tuple[dict, dict]:
-    """The argument spec and the other AnsibleModule arguments the module
-    really uses (its main() runs with AnsibleModule replaced by a recorder)."""
-    mod = importlib.import_module(f"ansible_collections.virtnet.networking.plugins.modules.{module}")
-    seen: dict = {}
-
-    def record(*args, **kwargs):
-        seen.update(kwargs)
-        if args:
-            seen["argument_spec"] = args[0]
-        raise _Captured()
-
-    orig = mod.AnsibleModule
-    mod.AnsibleModule = record
-    try:
-        mod.main()
-    except _Captured:
-        pass
-    finally:
-        mod.AnsibleModule = orig
-    assert seen.get("argument_spec"), f"{module}.main() built no AnsibleModule"
-    spec = seen.pop("argument_spec")
-    return spec, {k: v for k, v in seen.items() if k in ("required_one_of", "mutually_exclusive", "required_if")}
 
 
 INVENTORIES = ["example", "demo"]
