@@ -23,6 +23,7 @@ import contextlib
 import fcntl
 import gzip
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -1352,17 +1353,34 @@ class Sandbox:
         # (SLAAC addresses going through DAD, RA routes, lifetimes counting
         # down) is not a change anyone made: leave it out of the comparison.
         addrs = self.run_hv(["ip", "-o", "addr", "show"]).stdout
-        slaac = {m.group(1) for m in re.finditer(r"inet6 ([0-9a-f:]+)/\d+ .*\bdynamic\b", addrs)}
+        # The prefix and anycast routes an autoconfigured address brings go
+        # too, unless a static address on the same link has that prefix (then
+        # the routes were there before the router advert came, and stay).
+        slaac = set()
+        nets: dict = {True: set(), False: set()}  # dynamic? -> {(prefix, dev)}
+        for m in re.finditer(r"^\d+:\s+(\S+)\s+inet6 ([0-9a-f:]+)/(\d+) (.*)$", addrs, re.M):
+            dynamic = " dynamic " in f" {m.group(4)} "
+            if dynamic:
+                slaac.add(m.group(2))
+            net = ipaddress.ip_network(f"{m.group(2)}/{m.group(3)}", strict=False)
+            nets[dynamic] |= {(str(net), m.group(1)), (str(net.network_address), m.group(1))}
+        slaac_nets = nets[True] - nets[False]
 
         def kernel_made(line: str) -> bool:
-            return ("proto ra" in line or " dynamic " in line
+            words = line.split()
+            if words and words[0] in ("anycast", "local", "unicast"):
+                words = words[1:]
+            if len(words) >= 3 and words[1] == "dev" and (words[0], words[2]) in slaac_nets:
+                return True
+            # "expires": a route from a router advert's prefix (on-link) or
+            # router information; nothing we or libvirt add ever expires
+            return ("proto ra" in line or " dynamic " in line or re.search(r"\bexpires \d+sec", line)
                     or any(re.search(rf"(^|\s){re.escape(a)}(\s|$)", line) for a in slaac))
 
         def steady(text: str) -> str:
+            text = "\n".join(l for l in text.splitlines() if not kernel_made(l))
             text = re.sub(r"\s*valid_lft \S+ preferred_lft \S+", "", text)
-            text = re.sub(r"\s*expires \d+sec", "", text)
-            text = re.sub(r" (tentative|optimistic|dadfailed)\b", "", text)
-            return "\n".join(l for l in text.splitlines() if not kernel_made(l))
+            return re.sub(r" (tentative|optimistic|dadfailed)\b", "", text)
         snap["hv_links"] = self.run_hv(["ip", "-o", "link", "show"]).stdout
         snap["hv_addrs"] = steady(addrs)
         snap["hv_routes"] = steady(self.run_hv(["ip", "route", "show", "table", "all"]).stdout)
