@@ -306,17 +306,13 @@ reachable:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
-from ansible_collections.virtnet.networking.plugins.module_utils.nm.engine import ARGSPEC, NmBondBridge
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.engine import NmBondBridge
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.spec import CONSTRAINTS, argument_spec
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import netaddr
 
 
-def argument_spec() -> dict:
-    return ARGSPEC
-
-
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           mutually_exclusive=[("move_ip_from", "ipv4"), ("move_ip_from", "ipv6")])
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, **CONSTRAINTS)
     if netaddr is None:
         module.fail_json(msg=missing_required_lib("netaddr"))
     run(module, NmBondBridge(module))

@@ -296,38 +296,15 @@ verified:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe.spec import CONSTRAINTS, argument_spec
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import require_libvirt
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe.engine import PxeEngine
 
 
-def argument_spec() -> dict:
-    return libvirt_argspec(
-        name={"type": "str", "required": True},
-        state={"type": "str", "default": "present", "choices": ["present", "absent"]},
-        address={"type": "str"},
-        tftp_root={"type": "path"},
-        owner={"type": "str", "default": "nobody"},
-        group={"type": "str"},
-        boot_files={"type": "list", "elements": "dict", "default": [], "options": {
-            "name": {"type": "str", "required": True},
-            "src": {"type": "path"},
-            "content": {"type": "str"},
-        }, "mutually_exclusive": [["src", "content"]]},
-        bootp_file={"type": "str"},
-        bootp_server={"type": "str"},
-        dhcp_range={"type": "dict", "options": {"start": {"type": "str", "required": True},
-                                                "end": {"type": "str", "required": True}}},
-        restart={"type": "bool", "default": False},
-        verify={"type": "bool", "default": False},
-        selinux_reference={"type": "path"},
-    )
-
-
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, **CONSTRAINTS)
     require_libvirt(module)
     require_libs(module)
     run(module, PxeEngine(module))

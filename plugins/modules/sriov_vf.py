@@ -268,35 +268,15 @@ attached:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
+from ansible_collections.virtnet.networking.plugins.module_utils.sriov.spec import CONSTRAINTS, argument_spec
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import require_libvirt
 from ansible_collections.virtnet.networking.plugins.module_utils.sriov.engine import SriovEngine
 
 
-def argument_spec() -> dict:
-    return libvirt_argspec(
-        pf={"type": "str", "required": True},
-        state={"type": "str", "default": "present", "choices": ["present", "absent"]},
-        num_vfs={"type": "int"},
-        persistent={"type": "bool", "default": True},
-        detach_assigned={"type": "bool", "default": False},
-        enable_iommu={"type": "bool", "default": False},
-        wait_timeout={"type": "int", "default": 30},
-        attach={"type": "dict", "options": {
-            "vm": {"type": "str", "required": True},
-            "vf": {"type": "str"},
-            "mac": {"type": "str"},
-            "live": {"type": "bool", "default": True},
-            "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-        }},
-        sysfs_root={"type": "path", "default": "/"},
-    )
-
-
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, **CONSTRAINTS)
     require_libvirt(module)
     require_libs(module)
     run(module, SriovEngine(module))

@@ -454,49 +454,15 @@ renewed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
+from ansible_collections.virtnet.networking.plugins.module_utils.iface.spec import CONSTRAINTS, argument_spec
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 from ansible_collections.virtnet.networking.plugins.module_utils.iface.engine import IfaceEngine
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import require_libvirt
 
 
-def argument_spec() -> dict:
-    return libvirt_argspec(
-        domain={"type": "str", "required": True},
-        state={"type": "str", "default": "present", "choices": ["present", "absent"]},
-        mac={"type": "str"},
-        alias={"type": "str"},
-        type={"type": "str", "choices": ["network", "bridge", "direct", "user", "hostdev"]},
-        source={"type": "str"},
-        mode={"type": "str", "choices": ["vepa", "bridge", "private", "passthrough"]},
-        model={"type": "str"},
-        link={"type": "str", "choices": ["up", "down"]},
-        boot_order={"type": "int"},
-        port_forwards={"type": "list", "elements": "dict", "options": {
-            "proto": {"type": "str", "required": True, "choices": ["tcp", "udp"]},
-            "address": {"type": "str"},
-            "dev": {"type": "str"},
-            "ranges": {"type": "list", "elements": "dict", "required": True, "options": {
-                "start": {"type": "int", "required": True},
-                "end": {"type": "int"},
-                "to": {"type": "int"},
-                "exclude": {"type": "bool", "default": False},
-            }},
-        }},
-        ips={"type": "list", "elements": "str"},
-        vlan={"type": "int"},
-        managed={"type": "bool"},
-        restart={"type": "bool", "default": False},
-        restart_timeout={"type": "int", "default": 60},
-        renew={"type": "str", "default": "link_bounce", "choices": ["link_bounce", "restart", "none"]},
-        renew_down_time={"type": "int", "default": 8},
-    )
-
-
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           required_one_of=[("mac", "alias")])
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, **CONSTRAINTS)
     require_libvirt(module)
     require_libs(module)
     run(module, IfaceEngine(module))

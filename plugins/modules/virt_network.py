@@ -404,65 +404,15 @@ reconnected:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
+from ansible_collections.virtnet.networking.plugins.module_utils.network.spec import CONSTRAINTS, argument_spec
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import run
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt.conn import require_libvirt
 from ansible_collections.virtnet.networking.plugins.module_utils.thirdparty import require_libs
 from ansible_collections.virtnet.networking.plugins.module_utils.network.engine import NetworkEngine
 
-_RANGE = {"start": {"type": "str", "required": True}, "end": {"type": "str", "required": True}}
-
-
-def argument_spec() -> dict:
-    return libvirt_argspec(
-        name={"type": "str", "required": True},
-        state={"type": "str", "default": "running", "choices": ["running", "present", "stopped", "absent"]},
-        forward={"type": "dict", "options": {
-            "mode": {"type": "str", "choices": ["nat", "route", "bridge", "open", "isolated"]},
-            "dev": {"type": "str"},
-            "nat": {"type": "dict", "options": {
-                "address": {"type": "dict", "options": {"start": {"type": "str", "required": True},
-                                                        "end": {"type": "str"}}},
-                "port": {"type": "dict", "options": {"start": {"type": "int", "required": True},
-                                                     "end": {"type": "int", "required": True}}},
-            }},
-        }},
-        bridge={"type": "dict", "options": {"name": {"type": "str"}, "stp": {"type": "bool"},
-                                            "delay": {"type": "int"}}},
-        mtu={"type": "int"},
-        domain={"type": "dict", "options": {"name": {"type": "str", "required": True},
-                                            "local_only": {"type": "bool"}}},
-        ips={"type": "list", "elements": "dict", "options": {
-            "address": {"type": "str", "required": True},
-            "dhcp": {"type": "dict", "options": {
-                "ranges": {"type": "list", "elements": "dict", "default": [], "options": _RANGE},
-                "hosts": {"type": "list", "elements": "dict", "default": [], "options": {
-                    "mac": {"type": "str"}, "ip": {"type": "str", "required": True}, "name": {"type": "str"}}},
-            }},
-        }},
-        dns={"type": "dict", "options": {
-            "enable": {"type": "bool"},
-            "forwarders": {"type": "list", "elements": "dict", "options": {
-                "addr": {"type": "str"}, "domain": {"type": "str"}}},
-            "hosts": {"type": "list", "elements": "dict", "options": {
-                "ip": {"type": "str", "required": True},
-                "hostnames": {"type": "list", "elements": "str", "required": True}}},
-            "srv": {"type": "list", "elements": "dict", "options": {
-                "service": {"type": "str", "required": True},
-                "protocol": {"type": "str", "required": True, "choices": ["tcp", "udp"]},
-                "domain": {"type": "str"}, "target": {"type": "str"}, "port": {"type": "int"},
-                "priority": {"type": "int"}, "weight": {"type": "int"}}},
-            "txt": {"type": "list", "elements": "dict", "options": {
-                "name": {"type": "str", "required": True}, "value": {"type": "str", "required": True}}},
-        }},
-        dnsmasq_options={"type": "list", "elements": "str"},
-        autostart={"type": "bool"},
-        restart={"type": "bool", "default": False},
-    )
-
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, **CONSTRAINTS)
     require_libvirt(module)
     require_libs(module)
     run(module, NetworkEngine(module))

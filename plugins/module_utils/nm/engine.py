@@ -6,7 +6,6 @@ NetworkManager checkpoint / verify; and the reader of ``nm_bond_bridge_info``.""
 
 from __future__ import annotations
 
-import copy
 import os
 import time
 from typing import Any
@@ -22,30 +21,6 @@ from ansible_collections.virtnet.networking.plugins.module_utils.nm.model import
 from ansible_collections.virtnet.networking.plugins.module_utils.nm.validate import want_from_params
 from ansible_collections.virtnet.networking.plugins.module_utils.nm.nmcli import Nmcli
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
-
-IP_OPTIONS = dict(type="dict", options=dict(
-    method=dict(type="str"), addresses=dict(type="list", elements="str"), gateway=dict(type="str"),
-    dns=dict(type="list", elements="str"), dns_search=dict(type="list", elements="str")))
-
-ARGSPEC = dict(
-    name=dict(type="str", required=True),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-    stp=dict(type="bool", default=False),
-    autoconnect_ports=dict(type="bool", default=True),
-    ports=dict(type="list", elements="str", default=[]),
-    bond=dict(type="dict", options=dict(
-        name=dict(type="str", required=True), mode=dict(type="str", default="active-backup"),
-        miimon=dict(type="raw", default=100), options=dict(type="dict", default={}),
-        ports=dict(type="list", elements="str", default=[]),
-        allow_unsafe_mode=dict(type="bool", default=False))),
-    ipv4=IP_OPTIONS, ipv6=copy.deepcopy(IP_OPTIONS),
-    move_ip_from=dict(type="str"),
-    release_ports=dict(type="bool", default=False),
-    rollback_timeout=dict(type="int", default=60),
-    verify_target=dict(type="str"),
-    verify_timeout=dict(type="int", default=30),
-)
-
 
 class NmBondBridge(Engine):
     result_key = "bridge"

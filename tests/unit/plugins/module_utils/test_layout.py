@@ -11,7 +11,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MU = os.path.normpath(os.path.join(HERE, "../../../../plugins/module_utils"))
 PREFIX = "ansible_collections.virtnet.networking.plugins.module_utils."
 COMPONENTS = ("network", "iface", "nm", "pxe", "sriov")
-LAYERS = ("model", "validate", "plan", "engine", "info")
+LAYERS = ("spec", "model", "validate", "plan", "engine", "info")
 HOST_ACCESS = ("libvirt.conn", "libvirt.restart", "libvirt.host", "runner", "fsroot")
 
 

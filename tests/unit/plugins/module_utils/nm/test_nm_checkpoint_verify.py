@@ -12,7 +12,8 @@ from ansible_collections.virtnet.networking.plugins.module_utils.engine import P
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.nm.checkpoint import Checkpoint
-from ansible_collections.virtnet.networking.plugins.module_utils.nm.engine import ARGSPEC, NmBondBridge
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.engine import NmBondBridge
+from ansible_collections.virtnet.networking.plugins.module_utils.nm.spec import ARGSPEC
 from ansible_collections.virtnet.networking.plugins.module_utils.nm.validate import want_from_params
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandResult
 
