@@ -205,7 +205,7 @@ def _fail(module: Any, err: VirtnetError) -> None:
 def run(module: Any, engine: Engine) -> None:
     """Drive ``engine`` through want/have/plan/(apply/verify) and exit."""
     try:
-        result = _converge(module, engine)
+        result = converge(module, engine)
     except VirtnetError as err:
         _fail(module, err)
     except Exception as err:  # noqa: BLE001 - last resort: never a bare traceback
@@ -217,7 +217,12 @@ def run(module: Any, engine: Engine) -> None:
     module.exit_json(**result)
 
 
-def _converge(module: Any, engine: Engine) -> dict:
+def converge(module: Any, engine: Engine, *, commit: bool = True) -> dict:
+    """want / have / plan / (apply / verify / finish) of one engine; the
+    result keys.  On a failure the undo journal runs.  ``commit=False``: a
+    caller that converges several engines into one journal keeps this run's
+    steps in it (they are undone if a later engine fails) and commits them
+    itself."""
     want = engine.want()
     have = engine.have()
     plan = engine.plan(want, have)
@@ -247,7 +252,8 @@ def _converge(module: Any, engine: Engine) -> dict:
                     )
             result["restart_required"] = final_plan.restart_required
             engine.finish(after)
-            engine.undo.clear()     # converged and proven: this run's changes stay
+            if commit:
+                engine.undo.clear()     # converged and proven: this run's changes stay
         except Exception as err:
             undone = engine.roll_back()
             if undone is not None:

@@ -162,9 +162,9 @@ def read_state(lv: Libvirt, desired: im.Desired, *, links: dict | None = None) -
 class IfaceEngine(Engine):
     result_key = "interface"
 
-    def __init__(self, module: Any, *, fs: FsRoot | None = None) -> None:
+    def __init__(self, module: Any, *, fs: FsRoot | None = None, lv: Libvirt | None = None) -> None:
         super().__init__(module)
-        self.lv = Libvirt(self.params["uri"])
+        self.lv = lv or Libvirt(self.params["uri"])
         self.fs = fs or FsRoot("/")
         self.desired: im.Desired | None = None
         self._predicted: Any = None

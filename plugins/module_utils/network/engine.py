@@ -46,13 +46,49 @@ def read_network(lv: Libvirt, net: Any) -> netm.HostState:
                           config_xml=config_xml)
 
 
+class HostReads:
+    """The host side a network plan needs: routes, links (and what is on
+    them) and addresses, read when asked."""
+
+    def __init__(self, module: Any, fs: FsRoot) -> None:
+        self.module = module
+        self.fs = fs
+
+    def routes(self) -> list:
+        return read_routes(self.fs)
+
+    def links(self) -> dict | None:
+        return read_links(self.fs)
+
+    def link_info(self) -> dict:
+        addresses = self.addresses()
+        return {n: nh.read_link(self.fs, n, addresses) for n in self.links() or ()}
+
+    def addresses(self) -> dict | None:
+        """{ifname: [addr/prefix]} of the host, None when ``ip`` cannot tell."""
+        ip = CommandRunner(self.module, "ip", required=False)
+        if not ip.available:
+            return None
+        res = ip.run(["-j", "addr", "show"], check=False)
+        if not res.ok:
+            return None
+        try:
+            return nh.parse_ip_addr_json(json.loads(res.out or "[]"))
+        except ValueError:
+            return None
+
+
 class NetworkEngine(Engine):
     result_key = "network"
 
-    def __init__(self, module: Any, *, fs: FsRoot | None = None) -> None:
+    def __init__(self, module: Any, *, fs: FsRoot | None = None, lv: Libvirt | None = None,
+                 host: Any = None) -> None:
         super().__init__(module)
-        self.lv = Libvirt(self.params["uri"])
+        self.lv = lv or Libvirt(self.params["uri"])
         self.fs = fs or FsRoot("/")
+        # The host's routes, links and addresses: read here, or given by a
+        # caller that plans many networks against one read (hypervisor).
+        self.host = host or HostReads(module, self.fs)
         self.desired: netm.Desired | None = None
 
     def want(self) -> netm.Desired:
@@ -84,29 +120,15 @@ class NetworkEngine(Engine):
                     if netm.export(config) != netm.export(current):
                         state.others.append((other.name(), config))
         if is_local(self.params["uri"]):
-            state.routes = read_routes(self.fs)
-            state.links = read_links(self.fs)
-            addresses = self._addresses()
-            state.link_info = {n: nh.read_link(self.fs, n, addresses) for n in state.links or ()}
+            state.routes = self.host.routes()
+            state.links = self.host.links()
+            state.link_info = self.host.link_info()
         return state
-
-    def _addresses(self) -> dict | None:
-        """{ifname: [addr/prefix]} of the host, None when ``ip`` cannot tell."""
-        ip = CommandRunner(self.module, "ip", required=False)
-        if not ip.available:
-            return None
-        res = ip.run(["-j", "addr", "show"], check=False)
-        if not res.ok:
-            return None
-        try:
-            return nh.parse_ip_addr_json(json.loads(res.out or "[]"))
-        except ValueError:
-            return None
 
     def _remove_stale_bridge(self, bridge: str) -> None:
         """Delete the leftover bridge of our own network, after checking again
         (right now) that nothing joined it and nobody gave it an address."""
-        link = nh.read_link(self.fs, bridge, self._addresses())
+        link = nh.read_link(self.fs, bridge, self.host.addresses())
         if link is None:
             return
         config = self._before.config if self._before.exists else None

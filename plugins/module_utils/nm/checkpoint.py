@@ -68,6 +68,12 @@ class Checkpoint:
         self.log.append("checkpoint %s created (automatic rollback after %d s)" % (self.path, timeout))
         return self.path
 
+    def adjust(self, timeout: int) -> None:
+        """Restart the rollback timer: NetworkManager rolls back ``timeout``
+        seconds from now unless destroyed (a long run keeps its checkpoint)."""
+        if self.path:
+            self._call("CheckpointAdjustRollbackTimeout", "ou", self.path, str(int(timeout)))
+
     def destroy(self) -> None:
         if self.path:
             self._call("CheckpointDestroy", "o", self.path)

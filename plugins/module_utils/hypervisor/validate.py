@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+# Copyright: virtnet.networking contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The declaration as a whole, before anything on the host is read: every
+item against its module's own options (unknown keys, types, choices named
+with the list and the index), one object declared once, and what
+``state: overridden`` may prune."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
+from ansible_collections.virtnet.networking.plugins.module_utils.hypervisor import spec as hs
+from ansible_collections.virtnet.networking.plugins.module_utils.hypervisor.model import Item
+
+try:
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+except ImportError:  # pragma: no cover - ansible-core < 2.11 is not supported
+    ArgumentSpecValidator = None
+
+
+def label(name: str, params: dict) -> str:
+    if name == "vm_interfaces":
+        return "%s %s" % (params.get("domain"), params.get("alias") or params.get("mac"))
+    return str(params.get(hs.KEYS[name][0]))
+
+
+def _item(name: str, index: int, raw: Any, top: dict) -> Item:
+    where = "%s[%d]" % (name, index)
+    if not isinstance(raw, dict):
+        raise ValidationError(where, raw, "each item of %s is a dict of %s's options" % (name, hs.SOURCES[name][1]))
+    spec_module, module_name = hs.SOURCES[name]
+    result = ArgumentSpecValidator(hs.item_spec(name), **spec_module.CONSTRAINTS).validate(dict(raw))
+    unsupported = sorted(result.unsupported_parameters, key=str)
+    if unsupported:
+        key = unsupported[0]
+        path = ".".join(key) if isinstance(key, tuple) else key
+        value: Any = raw
+        for part in (key if isinstance(key, tuple) else (key,)):
+            value = value.get(part) if isinstance(value, dict) else None
+        raise ValidationError("%s.%s" % (where, path), value,
+                              "unsupported option: %s items take the options of virtnet.networking.%s "
+                              "(except uri): %s" % (name, module_name, ", ".join(sorted(hs.item_spec(name)))))
+    if result.error_messages:
+        err = result.errors.errors[0]
+        option = getattr(err, "name", None) or ""
+        raise ValidationError("%s%s" % (where, "." + option if option else ""), raw.get(option) if option else raw,
+                              "%s (the options of virtnet.networking.%s)" % (err, module_name))
+    params = result.validated_parameters
+    for option in hs.INHERITED:
+        if option in params and params[option] is None:
+            params[option] = top.get(option)
+    params["uri"] = top["uri"]
+    return Item(list=name, index=index, params=params, label=label(name, params))
+
+
+def fill(name: str, params: dict, top: dict) -> dict:
+    """The options of an item the run makes itself (a removal of
+    ``state: overridden``), defaults filled in like a declared item's."""
+    return _item(name, 0, params, top).params
+
+
+def items_from_params(params: dict) -> list:
+    """[Item] of every list, in dependency order; refuses a malformed item
+    and an object declared twice."""
+    if ArgumentSpecValidator is None:  # pragma: no cover
+        raise ValidationError("ansible-core", "< 2.11", "hypervisor needs ansible-core 2.11 or later on the host")
+    items = []
+    for name in hs.LISTS:
+        seen: dict = {}
+        for index, raw in enumerate(params.get(name) or ()):
+            item = _item(name, index, raw, params)
+            for key in _keys(name, item.params):
+                if key in seen:
+                    raise ValidationError("%s[%d].%s" % (name, index, key[0]), key[-1],
+                                          "already declared by %s[%d]: one object, one item"
+                                          % (name, seen[key], ))
+                seen[key] = index
+            items.append(item)
+    _check_managed(params)
+    return items
+
+
+def _keys(name: str, p: dict) -> list:
+    if name == "vm_interfaces":
+        return [(k, p["domain"], p[k]) for k in ("alias", "mac") if p.get(k)]
+    key = hs.KEYS[name][0]
+    return [(key, p[key])]
+
+
+def _check_managed(params: dict) -> None:
+    managed = params.get("managed") or {}
+    if params.get("state") != "overridden":
+        if managed.get("lists") or managed.get("prefix"):
+            raise ValidationError("managed", managed, "only state=overridden removes anything; with state=merged "
+                                  "managed has no effect")
+        return
+    if not managed.get("lists"):
+        raise ValidationError("managed.lists", managed.get("lists"),
+                              "state=overridden removes what the task does not list, so name which lists it manages "
+                              "(any of %s)" % ", ".join(hs.PRUNABLE))
