@@ -12,8 +12,8 @@ short_description: The whole virtual networking of one KVM hypervisor in one dec
 version_added: "1.1.0"
 description:
   - Takes the bridges, SR-IOV virtual functions, libvirt networks, PXE settings and VM network
-    interfaces of one host as one declaration and converges the host to it in one run: one process,
-    one libvirt connection, one NetworkManager checkpoint.
+    interfaces of one host as one declaration and converges the host to it in one run (one process,
+    one libvirt connection, one NetworkManager checkpoint).
   - "Each list's items take exactly the options of the single module for that object (except C(uri),
     which the task gives once): C(bridges) those of M(virtnet.networking.nm_bond_bridge), C(sriov_vfs)
     those of M(virtnet.networking.sriov_vf), C(networks) those of M(virtnet.networking.virt_network),
@@ -28,13 +28,7 @@ description:
     the failure names the item.
   - Feed it the output of M(virtnet.networking.hypervisor_info) and nothing changes; the playbook
     C(playbooks/export.yml) writes that output as host_vars to adopt an existing host.
-author:
-  - virtnet.networking contributors
 options:
-  uri:
-    description: libvirt connection URI of the hypervisor, used by every item.
-    type: str
-    default: qemu:///system
   state:
     description:
       - C(merged) converges what the lists declare and leaves everything else alone.
@@ -88,7 +82,8 @@ options:
     type: list
     elements: dict
 notes:
-  - Supports check mode and diff-free reporting of every planned action (C(actions), each naming its item).
+  - Check mode and diff mode report every planned action (C(actions), each naming its item) and each
+    changed item's state before and after.
   - The order and the checks follow the procedures of the Red Hat Enterprise Linux documents
     "Configuring virtual machine network connections" and "Understanding virtual networking".
 seealso:
@@ -98,6 +93,15 @@ seealso:
   - module: virtnet.networking.nm_bond_bridge
   - module: virtnet.networking.sriov_vf
   - module: virtnet.networking.pxe_network
+  - ref: ansible_collections.virtnet.networking.docsite.rhel_procedures
+    description: Which task does each procedure of the RHEL chapters on virtual networking.
+requirements:
+  - netaddr
+extends_documentation_fragment:
+  - virtnet.networking.libvirt
+  - virtnet.networking.attributes
+author:
+  - virtnet.networking contributors (@virtnet)
 """
 
 EXAMPLES = r"""
@@ -160,11 +164,15 @@ actions:
       description: Who notices (none, config, restart, reboot).
       type: str
 items:
-  description: Each item's resulting (check mode, predicted) state, as its single module returns it.
+  description:
+    - Each item's resulting (in check mode, predicted) state, keyed by the item (like C(networks[0])),
+      as its single module returns it (virt_network's C(network), virt_iface's C(interface)...).
   returned: always
   type: dict
 reports:
-  description: What the applied items' single modules report besides their state (reconnected guests, renewal, verification).
+  description:
+    - Keyed by the item, what the applied items' single modules report besides their state
+      (reconnected guests, renewal, NetworkManager verification).
   returned: when a real run applied something
   type: dict
 restart_required:

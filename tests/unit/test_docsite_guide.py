@@ -157,6 +157,8 @@ KEYED_BY_NAME = {
     "nm_bond_bridge": {"bridge.active", "bridge.bond.options", "bridge.standalone_profiles",
                        "verification.bridge.ports", "verification.bond.ports"},
     "nm_bond_bridge_info": {"bridges"},
+    # keyed by item (networks[0]...): each value is that single module's own result
+    "hypervisor": {"items", "reports"},
 }
 
 

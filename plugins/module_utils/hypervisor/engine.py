@@ -238,6 +238,7 @@ class Step:
     item: Item
     plan: Any
     export: Any
+    before: Any = None
 
 
 # -- the engine -----------------------------------------------------------------
@@ -308,10 +309,11 @@ class HypervisorEngine:
             plan = eng.plan(want, have)
             predicted = eng.predict(want, have, plan)
             exported = eng.export(predicted)
+            before = eng.export(have) if plan.actions else None
         except VirtnetError as err:
             raise self._named(item, err)
         hplan.record(sim, item, plan, predicted, getattr(have, "config_xml", None))
-        return Step(item=item, plan=plan, export=exported)
+        return Step(item=item, plan=plan, export=exported, before=before)
 
     def _inventory(self, plv: PlanningLibvirt, lists: list) -> hplan.Inventory:
         inv = hplan.Inventory()
@@ -389,6 +391,10 @@ class HypervisorEngine:
                 if extra:
                     result.setdefault("reports", {})[s.item.where] = extra
         result["items"] = per_item
+        if getattr(self.module, "_diff", False):
+            changed = [s for s in steps if s.plan.actions]
+            result["diff"] = {"before": {s.item.where: s.before or {} for s in changed},
+                              "after": {s.item.where: per_item[s.item.where] or {} for s in changed}}
         pending = [p for s in steps for p in s.plan.pending]
         if pending:
             result["pending"] = pending

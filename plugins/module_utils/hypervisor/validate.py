@@ -8,6 +8,7 @@ with the list and the index), one object declared once, and what
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
@@ -43,16 +44,31 @@ def _item(name: str, index: int, raw: Any, top: dict) -> Item:
                               "unsupported option: %s items take the options of virtnet.networking.%s "
                               "(except uri): %s" % (name, module_name, ", ".join(sorted(hs.item_spec(name)))))
     if result.error_messages:
-        err = result.errors.errors[0]
-        option = getattr(err, "name", None) or ""
-        raise ValidationError("%s%s" % (where, "." + option if option else ""), raw.get(option) if option else raw,
-                              "%s (the options of virtnet.networking.%s)" % (err, module_name))
+        text = result.error_messages[0]
+        path = _option_in(text)
+        value: Any = raw
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        raise ValidationError("%s%s" % (where, "".join("." + p for p in path)), value if path else raw,
+                              "%s (the options of virtnet.networking.%s)" % (text, module_name))
     params = result.validated_parameters
     for option in hs.INHERITED:
         if option in params and params[option] is None:
             params[option] = top.get(option)
     params["uri"] = top["uri"]
     return Item(list=name, index=index, params=params, label=label(name, params))
+
+
+def _option_in(text: str) -> tuple:
+    """The option an Ansible argument check message is about, as a path:
+    "argument 'mtu' is of type..." -> (mtu,); "value of mode must be one
+    of ... found in forward" -> (forward, mode)."""
+    m = re.search(r"(?:argument '|value of |missing required arguments: )([A-Za-z_][A-Za-z0-9_]*)", text)
+    if not m:
+        return ()
+    found = re.search(r" found in (\S+?)\.?$", text)
+    parents = tuple(found.group(1).split(".")) if found else ()
+    return parents + (m.group(1),)
 
 
 def fill(name: str, params: dict, top: dict) -> dict:

@@ -68,3 +68,16 @@ def test_model_knows_no_tool_adapter(component):
     # imported a helper from the nmcli adapter.
     used = imports(os.path.join(MU, component, "model.py"))
     assert sorted(m for m in used if m in ADAPTERS or m.split(".")[-1] == "engine") == []
+
+
+def test_hypervisor_composes_the_component_engines_and_plans_nothing_itself():
+    """hypervisor is the one package that uses other components' engines,
+    and only in its engine.py: its plan.py stays pure, and it has no planner
+    of a component of its own (the component planners do all planning)."""
+    pkg = os.path.join(MU, "hypervisor")
+    for name in ("model.py", "validate.py", "plan.py", "spec.py"):
+        used = imports(os.path.join(pkg, name))
+        assert {m for m in used if m.endswith(".engine") or m.startswith(HOST_ACCESS)} == set(), name
+        assert {m for m in used if m.split(".")[0] in COMPONENTS and m.split(".")[1:2] == ["plan"]} == set(), name
+    engines = {m for m in imports(os.path.join(pkg, "engine.py")) if m.endswith(".engine") and "." in m}
+    assert {m.split(".")[0] for m in engines} >= set(COMPONENTS)
