@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: hypervisor
 short_description: The whole virtual networking of one KVM hypervisor in one declaration
-version_added: "1.1.0"
+version_added: 0.1.0
 description:
   - Takes the bridges, SR-IOV virtual functions, libvirt networks, PXE settings and VM network
     interfaces of one host as one declaration and converges the host to it in one run (one process,

@@ -386,8 +386,8 @@ class HypervisorEngine:
             result["restart_required"] = any(r.get("restart_required") for _s, r in done)
             for s, r in done:
                 per_item[s.item.where] = r.get(s_key(s.item))
-                extra = {k: v for k, v in r.items() if k not in ("changed", "actions", "restart_required", "diff",
-                                                                   s_key(s.item))}
+                known = ("changed", "actions", "restart_required", "diff", s_key(s.item))
+                extra = {k: v for k, v in r.items() if k not in known}
                 if extra:
                     result.setdefault("reports", {})[s.item.where] = extra
         result["items"] = per_item

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
 
+
 _RANGE = {"start": {"type": "str", "required": True}, "end": {"type": "str", "required": True}}
 
 

@@ -22,6 +22,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.nm.validate imp
 from ansible_collections.virtnet.networking.plugins.module_utils.nm.nmcli import Nmcli
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandRunner
 
+
 class NmBondBridge(Engine):
     result_key = "bridge"
 

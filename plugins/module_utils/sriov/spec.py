@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ansible_collections.virtnet.networking.plugins.module_utils.argspec import libvirt_argspec
 
+
 def argument_spec() -> dict:
     return libvirt_argspec(
         pf={"type": "str", "required": True},
