@@ -209,9 +209,12 @@ class _SharedCheckpoint:
         self._cp.adjust(self.timeout)
         return self._cp.path
 
-    def keep_alive(self) -> None:
+    def keep_alive(self, budget: int = 0) -> None:
+        """Restart the rollback timer before the next step: the bridges'
+        own timeout plus that step's time budget, so NetworkManager never
+        rolls back on its own while a later step (a VM restart) still runs."""
         if self._cp.path:
-            self._cp.adjust(self.timeout)
+            self._cp.adjust(self.timeout + int(budget))
 
     def destroy(self) -> None:
         """A step's commit: the run commits at its end (:meth:`commit`)."""
@@ -347,6 +350,8 @@ class HypervisorEngine:
         for step in steps:
             if not step.plan.actions:
                 continue
+            if self.checkpoint is not None and step.item.list != "bridges":
+                self.checkpoint.keep_alive(_budget(step.item))
             eng = self._engine(step.item, self.lv, host)
             eng.undo = self.journal
             sub = eng.module
@@ -409,6 +414,13 @@ class HypervisorEngine:
 
     def cleanup(self) -> None:
         self.lv.really_close()
+
+
+def _budget(item: Item) -> int:
+    """Seconds a step may take at most (a VM restart waits restart_timeout
+    for the guest to stop; a VF count waits wait_timeout)."""
+    p = item.params
+    return 120 + int(p.get("restart_timeout") or 0) + int(p.get("wait_timeout") or 0)
 
 
 def s_key(item: Item) -> str:
