@@ -156,3 +156,47 @@ def test_every_item_given_back_to_its_module_changes_nothing(built, sandbox):
     assert sandbox.snapshot() == before
     print("%d items given back, none changed; notes: %s" % (len(ran), r["notes"]))
     assert kernel.listing() == tree and kernel.writes == writes
+
+
+# --------------------------------------------------------------------------
+# A host bridge made with nmcli (Configuring virtual machine network
+# connections, 15.9), on the sandbox that runs NetworkManager
+# --------------------------------------------------------------------------
+
+@pytest.fixture
+def nm_bridge(sandbox_nm):
+    sb = sandbox_nm
+
+    def nmcli(*args):
+        cp = sb.nmcli(*args)
+        assert cp.returncode == 0, (args, cp.stderr)
+
+    nmcli("connection", "add", "type", "bridge", "con-name", "vh9br", "ifname", "vh9br", "bridge.stp", "no",
+          "ipv4.method", "manual", "ipv4.addresses", "198.51.100.61/24", "ipv6.method", "disabled")
+    nmcli("connection", "add", "type", "ethernet", "con-name", "vh9br-lan2", "ifname", "lan2",
+          "master", "vh9br", "slave-type", "bridge")
+    nmcli("connection", "up", "vh9br")
+    yield sb
+    for name in ("vh9br-lan2", "vh9br"):
+        sb.nmcli("connection", "delete", "id", name)
+    sb.run_hv(["ip", "link", "del", "vh9br"])
+    sb.run_hv(["ip", "addr", "flush", "dev", "lan2"])
+
+
+def test_a_bridge_made_with_nmcli_given_back_changes_nothing(nm_bridge):
+    sb = nm_bridge
+    hv = Hv(sb)
+    r = hv.run("hypervisor_info", include=["bridges"])
+    assert not r.get("failed"), r
+    assert [n for n in r["notes"] if n.startswith("bridges")] == []
+    (item,) = [b for b in r["hypervisor"]["bridges"] if b["name"] == "vh9br"]
+    assert item == {"name": "vh9br", "stp": False, "autoconnect_ports": False, "ports": ["lan2"],
+                    "ipv4": {"method": "manual", "addresses": ["198.51.100.61/24"]},
+                    "ipv6": {"method": "disabled"}}
+    assert r["hypervisor"]["networks"] == [] and r["hypervisor"]["vm_interfaces"] == []   # not included
+    profiles = sb.nmcli("-t", "connection", "show").stdout
+    before = sb.snapshot()
+    res = run_module("nm_bond_bridge", item, argv_prefix=hv.prefix)
+    assert not res.get("failed"), res
+    assert (res["changed"], res["actions"]) == (False, [])
+    assert sb.nmcli("-t", "connection", "show").stdout == profiles and sb.snapshot() == before
