@@ -199,7 +199,8 @@ hypervisor:
               returned: when DHCP is on
               contains:
                 ranges: {description: The dynamic ranges (C(start) and C(end))., type: list, elements: dict, returned: always,
-                         contains: {start: {description: First address., type: str, returned: always}, end: {description: Last address., type: str, returned: always}}}
+                         contains: {start: {description: First address., type: str, returned: always},
+                                    end: {description: Last address., type: str, returned: always}}}
                 hosts: {description: The static hosts (each key only when set)., type: list, elements: dict, returned: always,
                         contains: {mac: {description: MAC address., type: str, returned: when set}, ip: {description: Address., type: str, returned: always},
                                    name: {description: Host name., type: str, returned: when set}}}
@@ -210,11 +211,14 @@ hypervisor:
           contains:
             enable: {description: Whether libvirt's DNS server runs., type: bool, returned: when set}
             forwarders: {description: "Upstream servers (C(addr), C(domain)).", type: list, elements: dict, returned: when set,
-                         contains: {addr: {description: Server address., type: str, returned: when set}, domain: {description: Only for this domain., type: str, returned: when set}}}
+                         contains: {addr: {description: Server address., type: str, returned: when set},
+                                    domain: {description: Only for this domain., type: str, returned: when set}}}
             hosts: {description: "Host records (C(ip), C(hostnames)).", type: list, elements: dict, returned: when set,
-                    contains: {ip: {description: Address., type: str, returned: always}, hostnames: {description: Names., type: list, elements: str, returned: always}}}
+                    contains: {ip: {description: Address., type: str, returned: always},
+                               hostnames: {description: Names., type: list, elements: str, returned: always}}}
             srv: {description: "SRV records, as O(virtnet.networking.virt_network#module:dns.srv).", type: list, elements: dict, returned: when set,
-                  contains: {service: {description: Service name., type: str, returned: always}, protocol: {description: V(tcp) or V(udp)., type: str, returned: always},
+                  contains: {service: {description: Service name., type: str, returned: always},
+                             protocol: {description: V(tcp) or V(udp)., type: str, returned: always},
                              domain: {description: Domain., type: str, returned: when set}, target: {description: Target host., type: str, returned: when set},
                              port: {description: Port., type: int, returned: when set}, priority: {description: Priority., type: int, returned: when set},
                              weight: {description: Weight., type: int, returned: when set}}}

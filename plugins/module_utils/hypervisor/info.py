@@ -57,8 +57,8 @@ def read_host(module: Any, lv: Any, *, fs: FsRoot | None = None, include: Any = 
     wanted = set(LISTS if include is None else include)
     unknown = wanted - set(LISTS)
     if unknown:
-        raise VirtnetError("include: unknown list(s) %s; choose from %s" % (", ".join(sorted(unknown)),
-                                                                         ", ".join(LISTS)))
+        raise VirtnetError("include: unknown list(s) %s; choose from %s"
+                           % (", ".join(sorted(unknown)), ", ".join(LISTS)))
     notes = notes if notes is not None else []
     files = files or FsRoot("/")
     out: dict = {name: [] for name in LISTS}
