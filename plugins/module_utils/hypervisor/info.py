@@ -290,7 +290,9 @@ def iface_item(domain: str, m: im.Interface) -> dict:
     item: dict = {"domain": domain, "mac": m.mac}
     if m.alias:
         item["alias"] = m.alias
-    item.update(type=m.type, source=m.source)
+    item["type"] = m.type
+    if m.source is not None:
+        item["source"] = m.source
     for key in ("mode", "model", "link", "boot_order", "vlan", "managed"):
         if e.get(key) is not None:
             item[key] = e[key]
@@ -326,4 +328,8 @@ def _vm_interfaces(lv: Any, notes: list) -> list:
             if d.running and running is not None and im.differences(m, running):
                 notes.append("%s: the running domain differs from its definition (%s); the item is the definition"
                              % (where, ", ".join(im.differences(m, running))))
+        config_macs = {m.mac for m, _el in d.config_ifaces}
+        for mac in sorted(set(live) - config_macs):
+            notes.append("vm_interfaces[%s %s]: only in the running domain (hot-plugged, not in its definition); "
+                         "virt_iface would add it to the definition, so it is left out" % (d.name, mac))
     return out

@@ -16,6 +16,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import 
 from ansible_collections.virtnet.networking.plugins.module_utils.network import engine as ne
 from ansible_collections.virtnet.networking.plugins.module_utils.nm import engine as nme
 from ansible_collections.virtnet.networking.plugins.module_utils.nm.nmcli import Names, Profile
+from ansible_collections.virtnet.networking.plugins.module_utils.pxe import claim as pxe_claim
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import engine as pe
 from ansible_collections.virtnet.networking.plugins.module_utils.runner import CommandResult
 from ansible_collections.virtnet.networking.plugins.module_utils.sriov import engine as se
@@ -121,20 +122,20 @@ class FakeNet:
 
 
 class FakeDom:
-    def __init__(self, name, xml, *, persistent=True):
-        self._name, self.xml, self.persistent = name, xml, persistent
+    def __init__(self, name, xml, *, persistent=True, live=None):
+        self._name, self.xml, self.persistent, self.live = name, xml, persistent, live
 
     def name(self):
         return self._name
 
     def isActive(self):  # noqa: N802
-        return False
+        return self.live is not None
 
     def isPersistent(self):  # noqa: N802
         return self.persistent
 
     def XMLDesc(self, flags):  # noqa: N802
-        return self.xml
+        return self.xml if (flags & lc.DOMAIN_XML_INACTIVE or self.live is None) else self.live
 
 
 def prof(uuid, name, ctype, ifname, **props):
@@ -326,3 +327,57 @@ def test_sriov_is_not_read_through_a_remote_uri(host):
 def test_unknown_list_is_refused(host):
     with pytest.raises(VirtnetError, match="include: unknown list"):
         hinfo.read_host(fakes.FakeModule({"uri": "test:///default"}), host.lv, include=["bridges", "vlans"])
+
+
+def test_a_running_domain_is_read_from_its_definition_and_differences_are_said(host):
+    live = VM.replace("<link state='down'/>", "").replace("</devices>", """  <interface type='network'>
+      <mac address='52:54:00:00:00:09'/>
+      <source network='lab'/>
+      <model type='virtio'/>
+    </interface>
+  </devices>""")
+    host.lv.doms["vm1"] = FakeDom("vm1", VM, live=live)
+    out, notes = read(host, include=["vm_interfaces"])
+    assert [i["mac"] for i in out["vm_interfaces"]] == ["52:54:00:00:00:01", "52:54:00:00:00:02",
+                                                        "52:54:00:00:00:03"]
+    assert out["vm_interfaces"][1]["link"] == "down"             # the definition's, not the running one's
+    said = "\n".join(notes)
+    assert "vm_interfaces[vm1 52:54:00:00:00:02]: the running domain differs from its definition (link)" in said
+    assert "vm_interfaces[vm1 52:54:00:00:00:09]: only in the running domain" in said
+
+
+CLAIMED = """<network>
+  <name>boot2</name>
+  <metadata>
+    <virtnet-pxe:dhcp-range xmlns:virtnet-pxe="%s" address="203.0.113.1/24" start="203.0.113.100" end="203.0.113.120"/>
+  </metadata>
+  <forward mode='nat'/>
+  <bridge name='virbr9' stp='off' delay='0'/>
+  <ip address='203.0.113.1' prefix='24'>
+    <dhcp>
+      <range start='203.0.113.100' end='203.0.113.120'/>
+      <bootp file='pxelinux.0' server='203.0.113.5'/>
+    </dhcp>
+  </ip>
+</network>
+""" % pxe_claim.NS
+
+
+def test_a_range_pxe_network_owns_and_another_tftp_server_round_trip(host):
+    host.lv.nets = {"boot2": FakeNet(CLAIMED)}
+    out, _notes = read(host, include=["networks", "pxe_networks"])
+    assert out["pxe_networks"] == [{"name": "boot2", "address": "203.0.113.1/24", "bootp_file": "pxelinux.0",
+                                    "bootp_server": "203.0.113.5",
+                                    "dhcp_range": {"start": "203.0.113.100", "end": "203.0.113.120"}}]
+    (net,) = out["networks"]
+    assert net["ips"] == [{"address": "203.0.113.1/24", "dhcp": {
+        "ranges": [{"start": "203.0.113.100", "end": "203.0.113.120"}], "hosts": []}}]
+
+    def net_engine(module):
+        eng = ne.NetworkEngine(module)
+        eng.lv = host.lv
+        return eng
+    r1 = _check_mode(virt_network, dict(net, uri="qemu+ssh://hv/system"), net_engine)
+    r2 = _check_mode(pxe_network, dict(out["pxe_networks"][0], uri="test:///"),
+                     lambda m: pe.PxeEngine(m, fs=host.files, lv=host.lv))
+    assert (r1["changed"], r1["actions"], r2["changed"], r2["actions"]) == (False, [], False, [])
