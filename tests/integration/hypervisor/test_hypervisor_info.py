@@ -77,10 +77,13 @@ def built(sandbox, tmp_path_factory):
         sandbox.virsh("net-start", name)
         if autostart:
             sandbox.virsh("net-autostart", name)
-    sandbox.define_guest(GUEST, [{"type": "network", "source": "vh9nat", "mac": MAC_NAT},
-                                 {"type": "network", "source": "vh9iso", "mac": MAC_ISO, "model": "e1000",
-                                  "link": "down"}])
+    guest = sandbox.define_guest(GUEST, [{"type": "network", "source": "vh9nat", "mac": MAC_NAT},
+                                         {"type": "network", "source": "vh9iso", "mac": MAC_ISO, "model": "e1000",
+                                          "link": "down"}])
     sandbox.virsh("start", GUEST)
+    # Booted and leased its static address: the host works as built, and the
+    # guest's own link events are over before any snapshot is taken.
+    assert guest.wait_for_lease("eth0", timeout=180) == "192.0.2.5"
     kernel = FakeKernel(tmp_path_factory.mktemp("vh9sys") / "root")
     kernel.add_pf("eth1", driver="ixgbe", total=7, slot=3)
     kernel.add_pf("eth0", driver="e1000e", total=None, slot=2)
