@@ -17,7 +17,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.nm import valid
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import validate as pval
 from ansible_collections.virtnet.networking.plugins.module_utils.sriov import validate as sval
 from ansible_collections.virtnet.networking.plugins.modules import (
-    nm_bond_bridge, nm_bond_bridge_info, pxe_network, pxe_network_info, sriov_vf, sriov_vf_info, virt_iface,
+    hypervisor_info, nm_bond_bridge, nm_bond_bridge_info, pxe_network, pxe_network_info, sriov_vf, sriov_vf_info, virt_iface,
     virt_iface_info, virt_network, virt_network_info,
 )
 
@@ -34,6 +34,7 @@ MODULES = {
     pxe_network_info: None,
     sriov_vf: sval.desired_from_params,
     sriov_vf_info: None,
+    hypervisor_info: None,
 }
 IDS = [m.__name__.rsplit(".", 1)[1] for m in MODULES]
 BUILD = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", ".build"))
