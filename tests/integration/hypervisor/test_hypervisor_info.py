@@ -203,3 +203,42 @@ def test_a_bridge_made_with_nmcli_given_back_changes_nothing(nm_bridge):
     assert not res.get("failed"), res
     assert (res["changed"], res["actions"]) == (False, [])
     assert sb.nmcli("-t", "connection", "show").stdout == profiles and sb.snapshot() == before
+
+
+def _given_back(r, sysfs_root=None):
+    """hypervisor_info's output as the hypervisor task's arguments."""
+    args = {key: [dict(item) for item in items] for key, items in r["hypervisor"].items()}
+    for item in args["sriov_vfs"]:
+        item["sysfs_root"] = sysfs_root
+    return args
+
+
+def test_the_whole_host_given_back_to_hypervisor_changes_nothing(built, sandbox):
+    """The info module's output is the hypervisor module's input: one task,
+    check mode and real, plans and changes nothing."""
+    hv, kernel, _tftp = built
+    r = hv.run("hypervisor_info", sysfs_root=kernel.root)
+    assert not r.get("failed"), r
+    args = _given_back(r, kernel.root)
+    assert sum(len(v) for v in args.values()) >= 7
+    before, tree, writes = sandbox.snapshot(), kernel.listing(), list(kernel.writes)
+    for check in (True, False):
+        res = hv.run("hypervisor", check=check, **args)
+        assert not res.get("failed"), res
+        assert (res["changed"], res["actions"]) == (False, []), res["actions"]
+    assert sandbox.snapshot() == before
+    assert kernel.listing() == tree and kernel.writes == writes
+
+
+def test_a_bridge_made_with_nmcli_given_back_to_hypervisor_changes_nothing(nm_bridge):
+    sb = nm_bridge
+    hv = Hv(sb)
+    r = hv.run("hypervisor_info", include=["bridges"])
+    assert not r.get("failed"), r
+    bridges = [b for b in r["hypervisor"]["bridges"] if b["name"] == "vh9br"]
+    profiles, before = sb.nmcli("-t", "connection", "show").stdout, sb.snapshot()
+    for check in (True, False):
+        res = hv.run("hypervisor", check=check, bridges=bridges)
+        assert not res.get("failed"), res
+        assert (res["changed"], res["actions"]) == (False, []), res["actions"]
+    assert sb.nmcli("-t", "connection", "show").stdout == profiles and sb.snapshot() == before
