@@ -8,6 +8,7 @@ with the list and the index), one object declared once, and what
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
@@ -44,8 +45,8 @@ def _item(name: str, index: int, raw: Any, top: dict) -> Item:
                               "(except uri): %s" % (name, module_name, ", ".join(sorted(hs.item_spec(name)))))
     if result.error_messages:
         err = result.errors.errors[0]
-        option = getattr(err, "name", None) or ""
-        raise ValidationError("%s%s" % (where, "." + option if option else ""), raw.get(option) if option else raw,
+        option, value = _located(err, raw)
+        raise ValidationError("%s%s" % (where, "." + option if option else ""), value,
                               "%s (the options of virtnet.networking.%s)" % (err, module_name))
     params = result.validated_parameters
     for option in hs.INHERITED:
@@ -53,6 +54,58 @@ def _item(name: str, index: int, raw: Any, top: dict) -> Item:
             params[option] = top.get(option)
     params["uri"] = top["uri"]
     return Item(list=name, index=index, params=params, label=label(name, params))
+
+
+_NAMED = re.compile(r"^(?:argument '(?P<arg>[^']+)'|value of (?P<choice>\S+) must be one of)")
+_PARENT = re.compile(r" found in '?(?P<parent>[^'.]+?)'?(?:\.| and |$)")
+
+
+def _located(err: Any, raw: dict) -> tuple:
+    """(path of the option an argument-spec error is about, its value): Ansible's
+    type and choice errors name only the option (``argument 'mtu'``, ``value of
+    mode``) and its parents (``found in ips -> dhcp``), without list indexes.
+    ``("", raw)`` when the error names no option (required_one_of...)."""
+    text = str(err)
+    name = getattr(err, "name", None)
+    if not name:
+        m = _NAMED.match(text)
+        name = m and (m.group("arg") or m.group("choice"))
+    if not name:
+        return "", raw
+    m = _PARENT.search(text)
+    parts = [p.strip() for p in m.group("parent").split("->")] if m else []
+    return _walk(raw, parts + [name])
+
+
+def _walk(value: Any, parts: list) -> tuple:
+    """Follow ``parts`` through dicts; in a list, the first element that has
+    the rest of the path (its index becomes part of the path)."""
+    if not parts:
+        return "", value
+    if isinstance(value, list):
+        for index, element in enumerate(value):
+            sub, found = _walk(element, parts)
+            if found is not _MISSING:
+                return "[%d]%s" % (index, _join(sub)), found
+        return "", _MISSING
+    if not isinstance(value, dict) or parts[0] not in value:
+        return "", _MISSING
+    sub, found = _walk(value[parts[0]], parts[1:])
+    if found is _MISSING:
+        return "", _MISSING
+    return parts[0] + _join(sub), found
+
+
+def _join(sub: str) -> str:
+    return "." + sub if sub and not sub.startswith("[") else sub
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(not given)"
+
+
+_MISSING = _Missing()
 
 
 def fill(name: str, params: dict, top: dict) -> dict:
