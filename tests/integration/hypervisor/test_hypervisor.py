@@ -312,3 +312,34 @@ def test_overridden_removes_only_undeclared_prefixed_networks(fresh):
     finally:
         hv.virsh("net-destroy", other)
         hv.virsh("net-undefine", other)
+
+
+def test_overridden_refuses_to_remove_a_network_a_running_guest_uses(fresh):
+    hv = fresh
+    used = P + "used"
+    assert not hv.run("hypervisor", networks=[net("used", 6, "isolated")]).get("failed")
+    guest = P + "run"
+    hv.sb.start_guest(guest, [{"source": used, "mac": "52:54:00:77:00:06"}])  # transient, running
+    try:
+        args = dict(state="overridden", managed={"lists": ["networks"], "prefix": P}, networks=[])
+        # the guest's new tap gets its IPv6 link-local routes a moment later:
+        # wait until the host is steady, so only what the module did counts
+        before, deadline = None, time.monotonic() + 20
+        while time.monotonic() < deadline:
+            snap = routes_as_set(hv.sb.snapshot())
+            if snap == before:
+                break
+            before = snap
+            time.sleep(1)
+        for check in (True, False):
+            res = hv.run("hypervisor", check=check, **args)
+            assert res.get("failed"), res
+            assert res["msg"].startswith("state="), res["msg"]
+            assert "'overridden'" in res["msg"] and used in res["msg"] and guest in res["msg"], res["msg"]
+        assert routes_as_set(hv.sb.snapshot()) == before
+        # force says the user means it: check mode lists the removal
+        forced = hv.run("hypervisor", check=True, force=True, **args)
+        assert not forced.get("failed"), forced
+        assert {a["name"] for a in forced["actions"]} == {used}, forced["actions"]
+    finally:
+        hv.virsh("destroy", guest)
