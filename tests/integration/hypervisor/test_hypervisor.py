@@ -343,3 +343,18 @@ def test_overridden_refuses_to_remove_a_network_a_running_guest_uses(fresh):
         assert {a["name"] for a in forced["actions"]} == {used}, forced["actions"]
     finally:
         hv.virsh("destroy", guest)
+
+
+def test_networks_to_vm_interfaces_failure_undoes_the_network(fresh):
+    hv = fresh
+    guest = P + "hot"
+    # a running guest: qemu, not the planner, refuses the NIC model at hotplug
+    hv.sb.start_guest(guest, [])
+    try:
+        before = hv.sb.snapshot()
+        args = dict(networks=[net("hot", 4, "isolated")],
+                    vm_interfaces=[dict(domain=guest, mac="52:54:00:77:00:0a", type="network", source=P + "hot",
+                                        model="nosuchnic")])
+        assert_all_or_nothing(hv, args, "vm_interfaces[0]", before)
+    finally:
+        hv.virsh("destroy", guest)
