@@ -126,7 +126,7 @@ def items_from_params(params: dict) -> list:
             item = _item(name, index, raw, params)
             for key in _keys(name, item.params):
                 if key in seen:
-                    raise ValidationError("%s[%d].%s" % (name, index, key[0]), key[-1],
+                    raise ValidationError("%s[%d].%s" % (name, index, key[0]), item.params[key[0]],
                                           "already declared by %s[%d]: one object, one item"
                                           % (name, seen[key], ))
                 seen[key] = index
@@ -137,7 +137,8 @@ def items_from_params(params: dict) -> list:
 
 def _keys(name: str, p: dict) -> list:
     if name == "vm_interfaces":
-        return [(k, p["domain"], p[k]) for k in ("alias", "mac") if p.get(k)]
+        # libvirt stores a MAC in lower case: 52:54:00:AA:.. and 52:54:00:aa:.. are one NIC
+        return [(k, p["domain"], p[k].lower() if k == "mac" else p[k]) for k in ("alias", "mac") if p.get(k)]
     key = hs.KEYS[name][0]
     return [(key, p[key])]
 
