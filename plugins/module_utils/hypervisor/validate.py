@@ -36,10 +36,11 @@ def _item(name: str, index: int, raw: Any, top: dict) -> Item:
     unsupported = sorted(result.unsupported_parameters, key=str)
     if unsupported:
         key = unsupported[0]
-        path = ".".join(key) if isinstance(key, tuple) else key
-        value: Any = raw
-        for part in (key if isinstance(key, tuple) else (key,)):
-            value = value.get(part) if isinstance(value, dict) else None
+        parts = list(key) if isinstance(key, tuple) else [key]
+        # through lists too: ips[1].dhcp.ranges[0].bogus, not ips.dhcp.ranges.bogus
+        path, value = _walk(raw, parts)
+        if value is _MISSING:
+            path, value = ".".join(parts), None
         raise ValidationError("%s.%s" % (where, path), value,
                               "unsupported option: %s items take the options of virtnet.networking.%s "
                               "(except uri): %s" % (name, module_name, ", ".join(sorted(hs.item_spec(name)))))
