@@ -77,5 +77,7 @@ def module_spec() -> dict:
     own suboption check does not say."""
     spec = argument_spec()
     for name in LISTS:
-        spec[name] = {"type": "list", "elements": "dict"}
+        # raw, not dict: Ansible's own element check would refuse a non-dict
+        # item without its index; the engine names it networks[2]
+        spec[name] = {"type": "list", "elements": "raw"}
     return spec

@@ -36,21 +36,19 @@ def _item(name: str, index: int, raw: Any, top: dict) -> Item:
     unsupported = sorted(result.unsupported_parameters, key=str)
     if unsupported:
         key = unsupported[0]
-        path = ".".join(key) if isinstance(key, tuple) else key
-        value: Any = raw
-        for part in (key if isinstance(key, tuple) else (key,)):
-            value = value.get(part) if isinstance(value, dict) else None
+        parts = list(key) if isinstance(key, tuple) else [key]
+        # through lists too: ips[1].dhcp.ranges[0].bogus, not ips.dhcp.ranges.bogus
+        path, value = _walk(raw, parts)
+        if value is _MISSING:
+            path, value = ".".join(parts), None
         raise ValidationError("%s.%s" % (where, path), value,
                               "unsupported option: %s items take the options of virtnet.networking.%s "
                               "(except uri): %s" % (name, module_name, ", ".join(sorted(hs.item_spec(name)))))
     if result.error_messages:
-        text = result.error_messages[0]
-        path = _option_in(text)
-        value: Any = raw
-        for part in path:
-            value = value.get(part) if isinstance(value, dict) else None
-        raise ValidationError("%s%s" % (where, "".join("." + p for p in path)), value if path else raw,
-                              "%s (the options of virtnet.networking.%s)" % (text, module_name))
+        err = result.errors.errors[0]
+        option, value = _located(err, raw)
+        raise ValidationError("%s%s" % (where, "." + option if option else ""), value,
+                              "%s (the options of virtnet.networking.%s)" % (err, module_name))
     params = result.validated_parameters
     for option in hs.INHERITED:
         if option in params and params[option] is None:
@@ -59,16 +57,56 @@ def _item(name: str, index: int, raw: Any, top: dict) -> Item:
     return Item(list=name, index=index, params=params, label=label(name, params))
 
 
-def _option_in(text: str) -> tuple:
-    """The option an Ansible argument check message is about, as a path:
-    "argument 'mtu' is of type..." -> (mtu,); "value of mode must be one
-    of ... found in forward" -> (forward, mode)."""
-    m = re.search(r"(?:argument '|value of |missing required arguments: )([A-Za-z_][A-Za-z0-9_]*)", text)
-    if not m:
-        return ()
-    found = re.search(r" found in (\S+?)\.?$", text)
-    parents = tuple(found.group(1).split(".")) if found else ()
-    return parents + (m.group(1),)
+_NAMED = re.compile(r"^(?:argument '(?P<arg>[^']+)'|value of (?P<choice>\S+) must be one of)")
+_PARENT = re.compile(r" found in '?(?P<parent>[^'.]+?)'?(?:\.| and |$)")
+
+
+def _located(err: Any, raw: dict) -> tuple:
+    """(path of the option an argument-spec error is about, its value): Ansible's
+    type and choice errors name only the option (``argument 'mtu'``, ``value of
+    mode``) and its parents (``found in ips -> dhcp``), without list indexes.
+    ``("", raw)`` when the error names no option (required_one_of...)."""
+    text = str(err)
+    name = getattr(err, "name", None)
+    if not name:
+        m = _NAMED.match(text)
+        name = m and (m.group("arg") or m.group("choice"))
+    if not name:
+        return "", raw
+    m = _PARENT.search(text)
+    parts = [p.strip() for p in m.group("parent").split("->")] if m else []
+    return _walk(raw, parts + [name])
+
+
+def _walk(value: Any, parts: list) -> tuple:
+    """Follow ``parts`` through dicts; in a list, the first element that has
+    the rest of the path (its index becomes part of the path)."""
+    if not parts:
+        return "", value
+    if isinstance(value, list):
+        for index, element in enumerate(value):
+            sub, found = _walk(element, parts)
+            if found is not _MISSING:
+                return "[%d]%s" % (index, _join(sub)), found
+        return "", _MISSING
+    if not isinstance(value, dict) or parts[0] not in value:
+        return "", _MISSING
+    sub, found = _walk(value[parts[0]], parts[1:])
+    if found is _MISSING:
+        return "", _MISSING
+    return parts[0] + _join(sub), found
+
+
+def _join(sub: str) -> str:
+    return "." + sub if sub and not sub.startswith("[") else sub
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(not given)"
+
+
+_MISSING = _Missing()
 
 
 def fill(name: str, params: dict, top: dict) -> dict:
@@ -89,7 +127,7 @@ def items_from_params(params: dict) -> list:
             item = _item(name, index, raw, params)
             for key in _keys(name, item.params):
                 if key in seen:
-                    raise ValidationError("%s[%d].%s" % (name, index, key[0]), key[-1],
+                    raise ValidationError("%s[%d].%s" % (name, index, key[0]), item.params[key[0]],
                                           "already declared by %s[%d]: one object, one item"
                                           % (name, seen[key], ))
                 seen[key] = index
@@ -100,7 +138,8 @@ def items_from_params(params: dict) -> list:
 
 def _keys(name: str, p: dict) -> list:
     if name == "vm_interfaces":
-        return [(k, p["domain"], p[k]) for k in ("alias", "mac") if p.get(k)]
+        # libvirt stores a MAC in lower case: 52:54:00:AA:.. and 52:54:00:aa:.. are one NIC
+        return [(k, p["domain"], p[k].lower() if k == "mac" else p[k]) for k in ("alias", "mac") if p.get(k)]
     key = hs.KEYS[name][0]
     return [(key, p[key])]
 

@@ -15,7 +15,7 @@ from virtnet_testlib import run_module
 # worktrees) never restart each other's sandbox
 SANDBOX = os.environ.get("VIRTNET_EVIDENCE_SANDBOX", "evidnm")
 LIBVIRT_MODULES = ("virt_network", "virt_network_info", "virt_iface", "virt_iface_info", "pxe_network",
-                   "pxe_network_info", "sriov_vf", "sriov_vf_info")
+                   "pxe_network_info", "sriov_vf", "sriov_vf_info", "hypervisor")
 # The state every evidence test starts from (converged by conftest.base).
 BASE_NET = {
     "name": "ev-base", "forward": {"mode": "nat"}, "bridge": {"name": "evbase0", "stp": False},
