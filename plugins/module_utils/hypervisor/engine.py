@@ -303,6 +303,8 @@ class HypervisorEngine:
         return steps
 
     def _plan_one(self, item: Item, plv: PlanningLibvirt, host: _PlanningHost, sim: SimHost) -> Step:
+        if hplan.restart_is_free(item, sim):
+            item.params = dict(item.params, restart=True)
         eng = self._engine(item, plv, host)
         try:
             want = eng.want()

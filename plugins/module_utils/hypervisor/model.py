@@ -45,12 +45,14 @@ class SimHost:
 
     ``links``: {ifname: is a bridge} the bridges/bonds planned so far;
     ``gone_links``: the ones planned away; ``networks``: {name: SimNetwork};
-    ``gone_networks``: networks planned away."""
+    ``gone_networks``: networks planned away; ``new_networks``: the ones
+    this run defines (no guest can be on them before its interfaces are)."""
 
     links: dict = field(default_factory=dict)
     gone_links: set = field(default_factory=set)
     networks: dict = field(default_factory=dict)
     gone_networks: set = field(default_factory=set)
+    new_networks: set = field(default_factory=set)     # defined by this run: nothing runs on them yet
 
     def add_link(self, name: str, is_bridge: bool) -> None:
         self.links[name] = is_bridge

@@ -115,3 +115,13 @@ def record(sim: SimHost, item: Item, plan: Any, predicted: Any, current_xml: str
             return
         sim.add_network(SimNetwork(name=p["name"], xml=xml, active=bool(getattr(predicted, "active", False)),
                                    autostart=bool(getattr(predicted, "autostart", False))))
+        if current_xml is None:
+            sim.new_networks.add(p["name"])
+
+
+def restart_is_free(item: Item, sim: SimHost) -> bool:
+    """A PXE item on a network this run creates: restarting it to serve the
+    TFTP root and boot file now disturbs nobody (no guest is on it yet), so
+    the run does, instead of leaving the settings for the next start."""
+    return item.list == "pxe_networks" and item.params.get("name") in sim.new_networks \
+        and not item.params.get("restart")

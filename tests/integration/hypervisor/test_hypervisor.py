@@ -157,9 +157,10 @@ def test_isolated_network_with_pxe_declared_in_the_same_call(fresh, tmp_path_fac
     hv = fresh
     root = hv.sb.state_dir / "hv7-tftp"
     hv.sb.run_hv(["rm", "-rf", str(root)])
-    # restart: the network this call starts must serve PXE now, not after a
-    # restart the user has to remember
-    args = dict(restart=True, networks=[net("pxe", 3, "isolated")],
+    # no restart option: the network this call creates has no guest yet, so
+    # the run restarts it to serve PXE now, not after a restart the user has
+    # to remember
+    args = dict(networks=[net("pxe", 3, "isolated")],
                 pxe_networks=[dict(name=P + "pxe", tftp_root=str(root), bootp_file="boot.ipxe",
                                    boot_files=[{"name": "boot.ipxe", "content": "#!ipxe\necho hv7\n"}])])
     # the single pxe_network module could not check-mode this: no such network yet
