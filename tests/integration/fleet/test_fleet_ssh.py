@@ -117,6 +117,9 @@ def test_check_predicts_apply_converges_again_changes_nothing_verify_reports(fle
     assert fx.snapshot(fleet) == converged
 
 
+SITE_TASK = "The virtual networking of the host (hypervisor)"
+
+
 def _defined(sb) -> list[str]:
     """Network definitions libvirtd keeps on disk (readable while it is down)."""
     d = sb.state_dir / "etc/libvirt/qemu/networks"
@@ -142,7 +145,7 @@ def test_libvirtd_down_on_one_host_fails_only_that_host(fleet):
             if h == victim:
                 continue
             assert run.recap(h)["failed"] == 0, (h, run.failures(h))
-            assert run.changes(h) == {("Libvirt networks (virt_network)", '"fl-extra"')}, (h, run.changes(h))
+            assert run.changes(h) == {(SITE_TASK, '"fl-extra"')}, (h, run.changes(h))
             assert fx.net_rows(fleet, h) == fx.want_rows(hv[h]), h
         assert _defined(sb) == before["victim_nets"]
     finally:

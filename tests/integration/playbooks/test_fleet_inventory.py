@@ -1,8 +1,9 @@
 """playbooks/site.yml, verify.yml and their inventories (the example fleet
-and the demo lab), checked without a hypervisor: every item is a valid set of
-arguments for its module (validated against the argument spec the module
-really builds, templated by Ansible itself), site.yml's task files hand every
-module option through (none silently dropped), and the playbooks parse and
+and the demo lab), checked without a hypervisor: every inventory item is
+accepted by the validation virtnet.networking.hypervisor itself runs (each
+list's items against their module's options, templated by Ansible itself),
+site.yml hands each inventory list to that one task whole (so a misspelled key
+reaches the module and is refused, not dropped), and the playbooks parse and
 never prompt, so they run unchanged as AWX job templates."""
 from __future__ import annotations
 
@@ -13,22 +14,23 @@ import sys
 
 import pytest
 import yaml
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from virtnet_testlib import module_spec
+from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
+from ansible_collections.virtnet.networking.plugins.module_utils.hypervisor import spec as hs
+from ansible_collections.virtnet.networking.plugins.module_utils.hypervisor.validate import items_from_params
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BIN = os.path.dirname(sys.executable)
 PB = os.path.join(ROOT, "playbooks")
 ENV = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build"), ANSIBLE_NOCOLOR="1",
            PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
-# inventory variable -> (module, tasks file of site.yml, loop variable)
-COMPONENTS = {
-    "virtnet_bridges": ("nm_bond_bridge", "tasks/bridges.yml", "bridge"),
-    "virtnet_networks": ("virt_network", "tasks/networks.yml", "net"),
-    "virtnet_sriov_vfs": ("sriov_vf", "tasks/sriov_vfs.yml", "vf"),
-    "virtnet_pxe_networks": ("pxe_network", "tasks/pxe_networks.yml", "pxe"),
-    "virtnet_vm_interfaces": ("virt_iface", "tasks/vm_interfaces.yml", "iface"),
-}
+# inventory variable -> list of virtnet.networking.hypervisor
+COMPONENTS = {"virtnet_" + name: name for name in hs.LISTS}
+
+
+def _params(lists: dict) -> dict:
+    """The hypervisor task's parameters as AnsibleModule leaves them."""
+    return dict({name: lists.get(name) or [] for name in hs.LISTS}, uri="qemu:///system", state="merged",
+                restart=False, force=False, managed=None)
 
 
 INVENTORIES = ["example", "demo"]
@@ -44,51 +46,64 @@ def host_vars(inventory: str) -> dict:
     return {h: json.loads(r["msg"]) for h, r in res["plays"][0]["tasks"][0]["hosts"].items()}
 
 
-@pytest.fixture(scope="module")
-def specs():
-    return {m: module_spec(m) for m, _t, _l in COMPONENTS.values()}
-
-
 @pytest.mark.parametrize("inventory", INVENTORIES)
-def test_inventory_items_are_valid_module_arguments(inventory, specs):
+def test_inventory_items_are_valid_module_arguments(inventory):
     seen = {var: 0 for var in COMPONENTS}
     for host, comps in host_vars(inventory).items():
-        for var, items in comps.items():
-            spec, extra = specs[COMPONENTS[var][0]]
-            validator = ArgumentSpecValidator(spec, **extra)
-            for item in items:
-                res = validator.validate(dict(item))
-                assert not res.error_messages, f"{inventory}/{host} {var} {item}: {res.error_messages}"
-                seen[var] += 1
+        items = items_from_params(_params({COMPONENTS[var]: value for var, value in comps.items()}))
+        for var, name in COMPONENTS.items():
+            seen[var] += sum(1 for i in items if i.list == name)
+        assert len(items) == sum(len(v) for v in comps.values()), (inventory, host)
     if inventory == "example":   # it documents every component, the NICs several times
         assert all(seen.values()) and seen["virtnet_vm_interfaces"] >= 5, seen
     else:
         assert seen["virtnet_networks"] >= 5 and seen["virtnet_pxe_networks"] >= 1, seen
 
 
-def test_the_validation_is_not_vacuous(specs):
-    spec, extra = specs["virt_network"]
-    res = ArgumentSpecValidator(spec, **extra).validate({"name": "x", "forwrd": {"mode": "nat"}})
-    assert "forwrd" in " ".join(res.error_messages)
-    spec, extra = specs["virt_iface"]
-    res = ArgumentSpecValidator(spec, **extra).validate({"domain": "web1", "type": "network", "soruce": "default"})
-    assert "soruce" in " ".join(res.error_messages)
-    res = ArgumentSpecValidator(spec, **extra).validate({"domain": "web1", "type": "network", "source": "default"})
-    assert "mac, alias" in " ".join(res.error_messages)     # required_one_of: an item must name its NIC
+@pytest.mark.parametrize("lists, where", [
+    ({"networks": [{"name": "x", "forward": {"mode": "nat"}}, {"name": "y", "forwrd": {"mode": "nat"}}]},
+     "networks[1].forwrd"),
+    ({"vm_interfaces": [{"domain": "web1", "type": "network", "soruce": "default", "alias": "ua-a"}]},
+     "vm_interfaces[0].soruce"),
+    ({"networks": [{"name": "x", "uri": "qemu:///session"}]}, "networks[0].uri"),   # the host's URI, once
+])
+def test_the_validation_is_not_vacuous(lists, where):
+    with pytest.raises(ValidationError) as err:
+        items_from_params(_params(lists))
+    assert err.value.option == where, err.value.msg
 
 
-@pytest.mark.parametrize("var", sorted(COMPONENTS))
-def test_site_passes_every_module_option_through(var, specs):
-    module, tasks, loop_var = COMPONENTS[var]
-    found = [t for t in yaml.safe_load(open(os.path.join(PB, tasks))) if f"virtnet.networking.{module}" in t]
-    assert len(found) == 1
-    task = found[0]
-    args = task[f"virtnet.networking.{module}"]
-    assert set(args) == set(specs[module][0]), set(specs[module][0]) ^ set(args)
-    for opt, expr in args.items():
-        assert f"{loop_var}.{opt}" in expr, (opt, expr)
-    assert task["loop"] == "{{ %s }}" % var
-    assert task["loop_control"]["loop_var"] == loop_var and "label" in task["loop_control"]
+def _site_vars(host: dict) -> dict:
+    """What site.yml's one task receives for a host with these variables,
+    templated by Ansible from the playbook's own vars."""
+    play = yaml.safe_load(open(os.path.join(PB, "site.yml")))[0]
+    task = [t for t in play["tasks"] if "virtnet.networking.hypervisor" in t]
+    assert len(task) == 1, "site.yml: one hypervisor task per host"
+    args = task[0]["virtnet.networking.hypervisor"]
+    assert set(args) == {"uri", *hs.LISTS}, args
+    want = ", ".join("'%s': %s" % (k, v.strip("{} ")) for k, v in args.items() if k != "uri")
+    cp = subprocess.run([os.path.join(BIN, "ansible"), "localhost", "-c", "local", "-m", "ansible.builtin.debug",
+                         "-a", "msg={{ {%s} | to_json }}" % want,
+                         "-e", json.dumps(play["vars"]), "-e", json.dumps(host)],
+                        env=dict(ENV, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json",
+                                 ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0"),
+                        capture_output=True, text=True, check=True)
+    res = json.loads(cp.stdout[cp.stdout.index("{"):])
+    return json.loads(res["plays"][0]["tasks"][0]["hosts"]["localhost"]["msg"])
+
+
+def test_site_hands_every_item_through_whole():
+    """Every key of every item reaches the module as written (a typo too:
+    the module refuses it by name); virtnet_site_skip leaves a list empty."""
+    net = {"name": "n1", "forwrd": {"mode": "nat"}, "autostart": True}
+    nic = {"domain": "web1", "alias": "ua-a", "type": "network", "source": "n1", "modle": "e1000e"}
+    host = {"virtnet_networks": [net], "virtnet_vm_interfaces": [nic],
+            "virtnet_bridges": [{"name": "br0", "ports": ["eth1"]}]}
+    got = _site_vars(host)
+    assert got == {"bridges": host["virtnet_bridges"], "sriov_vfs": [], "networks": [net], "pxe_networks": [],
+                   "vm_interfaces": [nic]}, got
+    skipped = _site_vars(dict(host, virtnet_site_skip=["bridges", "vm_interfaces"]))
+    assert skipped == dict(got, bridges=[], vm_interfaces=[]), skipped
 
 
 @pytest.mark.parametrize("playbook", ["site.yml", "verify.yml"])
@@ -99,7 +114,7 @@ def test_runs_as_an_awx_job_template(playbook):
                              os.path.join(PB, "inventory", inv), os.path.join(PB, playbook)],
                             env=ENV, capture_output=True, text=True, check=False)
         assert cp.returncode == 0, cp.stdout + cp.stderr
-    files = [playbook] + [t for _m, t, _l in COMPONENTS.values()]
+    files = [playbook]
     interactive = {"vars_prompt", "pause", "ansible.builtin.pause", "ansible.legacy.pause", "prompt"}
     for name in files:
         keys = set(_keys(yaml.safe_load(open(os.path.join(PB, name)))))
@@ -114,12 +129,3 @@ def _keys(node):
     elif isinstance(node, list):
         for v in node:
             yield from _keys(v)
-
-
-@pytest.mark.parametrize("var", ["virtnet_sriov_vfs", "virtnet_vm_interfaces"])
-def test_unknown_option_guard_knows_exactly_the_module_options(var, specs):
-    """The task that refuses typos lists the module's options, no more, no less."""
-    module, tasks, _loop_var = COMPONENTS[var]
-    guard = [t for t in yaml.safe_load(open(os.path.join(PB, tasks))) if t["name"].startswith("Refuse unknown options")]
-    assert len(guard) == 1 and guard[0]["loop"] == "{{ %s }}" % var
-    assert sorted(guard[0]["vars"]["_known"]) == sorted(specs[module][0])

@@ -34,7 +34,8 @@ from fakesysfs import FakeKernel
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 BIN = os.path.dirname(sys.executable)
 HV_PYTHON = os.path.join(ROOT, "playbooks", "inventory", "demo", "hv-python")
-NAME = "fleet"
+# Another name for the sandbox lets two checkouts run this file side by side.
+NAME = os.environ.get("VIRTNET_FLEET_SITE_SANDBOX", "fleet")
 HOST = "fleet-hv"
 VM = "fleetvm"
 RUNNING = "fleetrun"
@@ -151,6 +152,14 @@ def domiflist(sb) -> list:
     return [r for r in rows if r and r[0] != "Interface" and not r[0].startswith("---")]
 
 
+ITEM = re.compile(r'"((?:bridges|sriov_vfs|networks|pxe_networks|vm_interfaces)\[\d+\]) ')
+
+
+def items_changed(cp: subprocess.CompletedProcess) -> set:
+    """The items site.yml says it changed (in check mode: would change)."""
+    return set(ITEM.findall(cp.stdout))
+
+
 def test_site_check_apply_again_then_verify(fleet):
     sb = fleet["sb"]
     before = host_state(fleet)
@@ -158,15 +167,16 @@ def test_site_check_apply_again_then_verify(fleet):
     r = recap(check)
     assert r["failed"] == 0, check.stdout[-4000:]
     assert r["changed"] > 0
-    # what check mode cannot check on a fresh host is said, not failed
-    assert "fleet-pxe would be defined by the networks step" in check.stdout
-    assert "fleetvm/ua-lan, fleetvm/ua-pxe join a network or bridge an earlier step would create" in check.stdout
+    # on a fresh host check mode plans the PXE server and the NICs on the networks the same run defines
+    predicted = items_changed(check)
+    assert {"pxe_networks[0]", "vm_interfaces[0]", "vm_interfaces[1]"} <= predicted, check.stdout[-4000:]
     assert host_state(fleet) == before, "check mode changed the host"
 
     applied = play(fleet, "site.yml")
     r = recap(applied)
     assert r["failed"] == 0, applied.stdout[-4000:]
     assert r["changed"] > 0
+    assert items_changed(applied) == predicted, applied.stdout[-4000:]   # check mode predicted every item
     assert sorted(n for n in sb.virsh("net-list", "--name").stdout.split() if n.startswith("fleet")) == list(NETS)
     # the user's view: virsh domiflist, the interfaces on their networks with the declared MAC and model
     rows = domiflist(sb)
@@ -240,7 +250,8 @@ def test_running_vm_gets_its_interface_live_and_verify_shows_its_address(fleet, 
         assert recap(play(fleet, "site.yml"))["failed"] == 0      # the rest of the host converged (test order)
         applied = play(fleet, "site.yml", "-e", "@%s" % extra)
         assert recap(applied)["failed"] == 0 and recap(applied)["changed"] == 1, applied.stdout[-4000:]
-        assert "changed: [%s] => (item=%s/ua-nat)" % (HOST, RUNNING) in applied.stdout
+        assert items_changed(applied) == {"vm_interfaces[2]"}, applied.stdout[-4000:]
+        assert '"vm_interfaces[2] %s ua-nat ' % RUNNING in applied.stdout
         live = [r.split() for r in sb.virsh("domiflist", RUNNING).stdout.splitlines() if r.strip()]
         assert [r[1:3] for r in live] == [["network", "fleet-nat"]] and live[0][0].startswith("vnet"), live
         tap, mac = live[0][0], live[0][4]
@@ -264,33 +275,39 @@ def test_running_vm_gets_its_interface_live_and_verify_shows_its_address(fleet, 
         guest.destroy()
 
 
-def test_a_typo_in_an_item_is_refused_by_name_before_the_module_runs(fleet, tmp_path):
-    """`modle: e1000e` would otherwise be dropped silently (the task files
-    hand the module only the options it knows): the run fails naming the
-    host, the item and the option, and the host is left as it was."""
+@pytest.mark.parametrize("var, index, key, value", [
+    ("virtnet_networks", 1, "forwrd", {"mode": "nat"}),
+    ("virtnet_vm_interfaces", 1, "modle", "rtl8139"),
+])
+def test_a_typo_in_an_item_is_refused_by_name_and_nothing_changes(fleet, tmp_path, var, index, key, value):
+    """`forwrd:` in a network item would otherwise be dropped silently: the
+    host's run fails naming the list, the item's index and the key, and the
+    host is left as it was (nothing of the other items is applied either)."""
     assert recap(play(fleet, "site.yml"))["failed"] == 0
     before = host_state(fleet)
-    items = [dict(i) for i in fleet["vars"]["virtnet_vm_interfaces"]]
-    items[1]["modle"] = "rtl8139"
+    items = [dict(i) for i in fleet["vars"][var]]
+    items[index][key] = value
+    # a change elsewhere that a run would make, were the declaration valid
+    nets = [dict(n) for n in fleet["vars"]["virtnet_networks"]] if var != "virtnet_networks" else items
+    nets[0] = dict(nets[0], autostart=False)
     extra = tmp_path / "typo.yml"
-    extra.write_text(yaml.safe_dump({"virtnet_vm_interfaces": items}))
+    extra.write_text(yaml.safe_dump({var: items, "virtnet_networks": nets}))
     cp = play(fleet, "site.yml", "-e", "@%s" % extra)
     assert recap(cp)["failed"] == 1, cp.stdout[-4000:]
-    assert "virtnet_vm_interfaces on %s, item %s/ua-pxe: unknown option(s) modle; virt_iface takes domain," \
-        % (HOST, VM) in cp.stdout, cp.stdout[-4000:]
-    assert "TASK [VM network interfaces (virt_iface)]" not in cp.stdout
+    where = "%s[%d].%s" % (var[len("virtnet_"):], index, key)
+    assert "%s=" % where in cp.stdout and "unsupported option" in cp.stdout, cp.stdout[-4000:]
     assert host_state(fleet) == before
 
 
 def test_host_without_vf_variables_skips_sriov_cleanly(fleet):
-    """A host that declares no VFs (an empty list, as most of a fleet): the
-    SR-IOV tasks are not run at all, the other components still are, and
+    """A host that declares no VFs (an empty list, as most of a fleet): its
+    VFs are left alone, the other components are still converged, and
     verify.yml has no VF section for it."""
     sysfs = fleet["kernel"].listing()
     cp = play(fleet, "site.yml", "-e", '{"virtnet_sriov_vfs": []}')
     assert recap(cp)["failed"] == 0, cp.stdout[-4000:]
-    assert "TASK [SR-IOV virtual functions (sriov_vf)]" not in cp.stdout
-    assert "TASK [VM network interfaces (virt_iface)]" in cp.stdout
+    assert "TASK [The virtual networking of the host (hypervisor)]" in cp.stdout
+    assert not {i for i in items_changed(cp) if i.startswith("sriov_vfs")}, cp.stdout[-4000:]
     verify = play(fleet, "verify.yml", "-e", '{"virtnet_sriov_vfs": []}')
     assert recap(verify) == dict(recap(verify), failed=0, changed=0), verify.stdout[-4000:]
     assert '"sriov": {}' in verify.stdout
