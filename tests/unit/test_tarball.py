@@ -33,7 +33,7 @@ ALLOWED = [
     "roles/*/README.md", "roles/*/defaults/main.yml", "roles/*/meta/main.yml",
     "roles/*/meta/argument_specs.yml", "roles/*/tasks/*.yml", "roles/*/handlers/*.yml",
     "roles/*/templates/*", "roles/*/vars/*.yml",
-    "playbooks/site.yml", "playbooks/verify.yml", "playbooks/pxe.yml", "playbooks/report.yml",
+    "playbooks/site.yml", "playbooks/verify.yml", "playbooks/pxe.yml", "playbooks/report.yml", "playbooks/export.yml",
     "playbooks/templates/*.j2",
     "playbooks/inventory/example/*.yml",
     "docs/*.md", "docs/docsite/*.yml", "docs/docsite/rst/*.rst", "docs/images/*.png",

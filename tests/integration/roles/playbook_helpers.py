@@ -11,10 +11,10 @@ BIN = os.path.dirname(sys.executable)
 INV = os.path.join(ROOT, "playbooks", "inventory", "demo", "hosts.yml")
 
 
-def ansible_playbook(sb, playbook: str, *extra: str) -> subprocess.CompletedProcess:
+def ansible_playbook(sb, playbook: str, *extra: str, inventory: str | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, VIRTNET_SANDBOX_NAME=sb.name, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build"),
                ANSIBLE_NOCOLOR="1")
-    return subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", INV, playbook, *extra],
+    return subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", inventory or INV, playbook, *extra],
                           env=env, capture_output=True, text=True, timeout=600, check=False)
 
 

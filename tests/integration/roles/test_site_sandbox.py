@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+
+import yaml
 
 from playbook_helpers import ROOT, ansible_playbook, host_state
 
@@ -57,3 +60,30 @@ def test_verify_fails_on_drift_and_names_it(sb):
     finally:
         sb.virsh("net-start", "lab-isolated")
     assert _recap(_play(sb, "verify.yml"))["failed"] == 0
+
+
+def test_the_lab_exported_and_given_back_to_site_changes_nothing(sb, tmp_path):
+    """playbooks/export.yml writes the converged demo lab as host_vars; an
+    inventory with only those variables converges to the same host: site.yml
+    (one hypervisor task fed hypervisor_info's output) changes nothing."""
+    out = tmp_path / "host_vars"
+    cp = _play(sb, "export.yml", "-e", "virtnet_export_dir=%s" % out)
+    assert _recap(cp)["failed"] == 0, cp.stdout[-3000:]
+    exported = yaml.safe_load((out / "sandbox-hv" / "virtnet.yml").read_text())
+    assert sorted(exported) == ["virtnet_bridges", "virtnet_networks", "virtnet_pxe_networks", "virtnet_sriov_vfs",
+                                "virtnet_vm_interfaces"]
+    assert {"lab-bridged", "lab-isolated", "lab-nat", "lab-open", "lab-routed"} <= \
+        {n["name"] for n in exported["virtnet_networks"]}
+    assert "br-lan" in {b["name"] for b in exported["virtnet_bridges"]}
+    # a fresh inventory: the same host, only the exported variables
+    inv = tmp_path / "inventory"
+    (inv / "host_vars").mkdir(parents=True)
+    shutil.copytree(out / "sandbox-hv", inv / "host_vars" / "sandbox-hv")
+    (inv / "hosts.yml").write_text(yaml.safe_dump({"all": {"children": {"hypervisors": {"hosts": {"sandbox-hv": {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": os.path.join(ROOT, "playbooks", "inventory", "demo", "hv-python")}}}}}}))
+    before = host_state(sb)
+    for extra in (["--check"], []):
+        again = ansible_playbook(sb, os.path.join(ROOT, "playbooks", "site.yml"), *extra, inventory=str(inv))
+        assert _recap(again) == dict(_recap(again), changed=0, failed=0), again.stdout[-3000:]
+    assert host_state(sb) == before
