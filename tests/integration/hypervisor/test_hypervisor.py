@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from fakesysfs import FakeKernel
 from virtnet_testlib import Hv
 
 P = "hv7-"  # every object of this file
@@ -359,3 +360,33 @@ def test_networks_to_vm_interfaces_failure_undoes_the_network(fresh):
         assert_all_or_nothing(hv, args, "vm_interfaces[0]", before)
     finally:
         hv.virsh("destroy", guest)
+
+
+def test_sriov_vfs_and_a_guest_on_them_in_one_call(fresh, tmp_path):
+    """Configuring virtual machine network connections, 15.7 (attaching
+    SR-IOV networking devices to virtual machines), with a NIC on a network
+    beside the VF, as one call on a host without VFs: the single modules
+    planned the VF count and the VM's interfaces in separate tasks; one
+    declaration plans the count, the persistent udev rule, the VF given to
+    the VM and its NIC, and check mode writes nothing to the kernel."""
+    hv = fresh
+    kernel = FakeKernel(tmp_path / "root")
+    kernel.add_pf("eth1", driver="ixgbe", total=7, slot=3)
+    kernel.delay = 0.3               # VFs appear a moment after the write, as on hardware
+    kernel.watch()
+    try:
+        args = dict(sriov_vfs=[dict(pf="eth1", num_vfs=2, sysfs_root=kernel.root,
+                                    attach={"vm": VM, "mac": "52:54:00:77:00:0f", "live": False})],
+                    networks=[net("vfnet", 5, "isolated")],
+                    vm_interfaces=[dict(domain=VM, alias="ua-mgmt", type="network", source=P + "vfnet")])
+        tree = kernel.listing()
+        check = hv.run("hypervisor", check=True, **args)
+        assert not check.get("failed"), check
+        assert kernel.listing() == tree and kernel.writes == []
+        real = one_call(hv, args)
+        assert kinds(real, "sriov_vfs[0]") == ["numvfs", "udev", "attach"]
+        assert [v for _p, v in kernel.writes] == ["2"]
+        dom = hv.virsh("dumpxml", "--inactive", VM)
+        assert "<interface type='hostdev'" in dom and "52:54:00:77:00:0f" in dom and "ua-mgmt" in dom
+    finally:
+        kernel.stop()
