@@ -157,7 +157,7 @@ class _PlanningHost(HostReads):
         self._sim = sim
         self._memo: dict = {}
 
-    def _once(self, key: str, fn: Any) -> Any:
+    def _once(self, key: Any, fn: Any) -> Any:
         if key not in self._memo:
             self._memo[key] = fn()
         return self._memo[key]
@@ -173,6 +173,12 @@ class _PlanningHost(HostReads):
 
     def addresses(self) -> dict | None:
         return self._once("addresses", super().addresses)
+
+    def claims(self, live_xml: str, config_xml: str | None) -> list:
+        # Every network planned compares itself with every other one: parse
+        # each other network once per run, not once per network planned.
+        return self._once(("claims", live_xml, config_xml), lambda: super(_PlanningHost, self).claims(live_xml,
+                                                                                                       config_xml))
 
 
 class _SharedLibvirt(Libvirt):

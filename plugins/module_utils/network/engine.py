@@ -57,6 +57,15 @@ class HostReads:
     def routes(self) -> list:
         return read_routes(self.fs)
 
+    def claims(self, live_xml: str, config_xml: str | None) -> list:
+        """[Network] another network claims (bridge name, subnets): its
+        running state, and its definition when that differs."""
+        current = nx.parse(live_xml)
+        if config_xml is None:
+            return [current]
+        config = nx.parse(config_xml)
+        return [current] if netm.export(config) == netm.export(current) else [current, config]
+
     def links(self) -> dict | None:
         return read_links(self.fs)
 
@@ -110,15 +119,13 @@ class NetworkEngine(Engine):
         if not hasattr(self, "_before"):
             self._before = state
         for other in self.lv.networks():
-            if other.name() != name:
-                current = nx.parse(other.XMLDesc(0))
-                state.others.append((other.name(), current))
-                if other.isActive() and other.isPersistent():
-                    # the definition it starts with next time claims its
-                    # bridge name (and subnets) too
-                    config = nx.parse(other.XMLDesc(NETWORK_XML_INACTIVE))
-                    if netm.export(config) != netm.export(current):
-                        state.others.append((other.name(), config))
+            oname = other.name()
+            if oname != name:
+                # an active persistent network's definition (what it starts
+                # with next time) claims its bridge name and subnets too
+                config_xml = other.XMLDesc(NETWORK_XML_INACTIVE) if other.isActive() and other.isPersistent() \
+                    else None
+                state.others.extend((oname, claim) for claim in self.host.claims(other.XMLDesc(0), config_xml))
         if is_local(self.params["uri"]):
             state.routes = self.host.routes()
             state.links = self.host.links()

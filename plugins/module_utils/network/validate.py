@@ -10,6 +10,8 @@ a ValidationError naming the option (dotted path) and the value.
 
 from __future__ import annotations
 
+import functools
+
 from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils import validate as v
@@ -330,6 +332,13 @@ def check_combined(net: Network) -> None:
                                   "DNS domain")
 
 
+@functools.lru_cache(maxsize=4096)
+def _cidr(address: str) -> Any:
+    """The subnet of an address/prefix (read once: a host with many networks
+    compares each with every other one)."""
+    return netaddr.IPNetwork(address).cidr
+
+
 def check_against_host(net: Network, *, others: list, routes: list, links: dict | None = None) -> None:
     """Cross-checks that need the host: subnets overlapping another libvirt
     network (``others``: [(name, Network)]) or a host route (``routes``:
@@ -353,7 +362,7 @@ def check_against_host(net: Network, *, others: list, routes: list, links: dict 
             if oname == net.name:
                 continue
             for oip in other.ips or ():
-                theirs = netaddr.IPNetwork(oip.address).cidr
+                theirs = _cidr(oip.address)
                 if mine in theirs or theirs in mine:
                     raise ValidationError("ips[%d].address" % i, ip.address,
                                           "overlaps %s of libvirt network %r" % (theirs, oname))
