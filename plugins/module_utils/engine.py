@@ -202,10 +202,13 @@ def _fail(module: Any, err: VirtnetError) -> None:
     module.fail_json(msg=err.msg, **details)
 
 
-def run(module: Any, engine: Engine) -> None:
-    """Drive ``engine`` through want/have/plan/(apply/verify) and exit."""
+def run(module: Any, engine: Any, drive: Any = None) -> None:
+    """Drive ``engine`` through want/have/plan/(apply/verify) and exit;
+    ``drive()`` instead for an engine that converges in its own steps (it
+    returns the result keys).  Either way: errors reported, never a bare
+    traceback, and ``engine.cleanup()`` always called."""
     try:
-        result = converge(module, engine)
+        result = drive() if drive is not None else converge(module, engine)
     except VirtnetError as err:
         _fail(module, err)
     except Exception as err:  # noqa: BLE001 - last resort: never a bare traceback

@@ -18,11 +18,11 @@ modules use; no second implementation of any of them).
 
 from __future__ import annotations
 
-import traceback
 from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import Undo, converge
+from ansible_collections.virtnet.networking.plugins.module_utils.engine import run as run_engine
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError, VirtnetError
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.hypervisor import plan as hplan
@@ -437,14 +437,4 @@ def s_key(item: Item) -> str:
 
 def run(module: Any) -> None:
     engine = HypervisorEngine(module)
-    try:
-        result = engine.run()
-    except VirtnetError as err:
-        module.fail_json(msg=err.msg, **err.details)
-    except Exception as err:  # noqa: BLE001 - last resort: never a bare traceback
-        extra = {"rolled_back": err.rolled_back} if getattr(err, "rolled_back", None) else {}
-        module.fail_json(msg="unexpected error: %s: %s" % (type(err).__name__, err),
-                         exception=traceback.format_exc(), **extra)
-    finally:
-        engine.cleanup()
-    module.exit_json(**result)
+    run_engine(module, engine, drive=engine.run)
