@@ -35,7 +35,7 @@ def host(sandbox_factory):
     if subprocess.run(["which", "debootstrap"], capture_output=True, check=False).returncode != 0 \
             and not (fullhost.CACHE / "disk.img").exists():
         pytest.skip("debootstrap is not installed and no full-host image is cached")
-    sb = sandbox_factory.get("n6b")
+    sb = sandbox_factory.get("n6b%d" % (os.getpid() % 100000))   # per session: never shared
     fh = fullhost.FullHost(sb)
     fh.start()
     try:
@@ -93,7 +93,9 @@ def test_active_backup_bond_under_bridge_fails_over_when_the_cable_is_pulled(hos
     assert sorted(fh.ssh("nmcli -t -f NAME connection show").split()) == ["lo", "mgmt"]
 
     check = playbook(fh, tmp_path, [task], check=True)[0]
-    applied, seen = playbook(fh, tmp_path, [task, info])
+    results = playbook(fh, tmp_path, [task, info])
+    assert len(results) == 2, results   # a failed first task ends the play: show why
+    applied, seen = results
     again = playbook(fh, tmp_path, [task])[0]
     assert not check.get("failed") and not applied.get("failed"), (check, applied)
     assert check["changed"] and applied["changed"] and again["changed"] is False
