@@ -125,6 +125,14 @@ options:
   move_ip_from:
     description:
       - A port whose current NetworkManager IP settings move to the bridge. Cannot be combined with O(ipv4)/O(ipv6).
+      - The port profile's firewalld zone (C(connection.zone)) moves with them unless O(zone) is given, so on a
+        host running firewalld (RHEL 9 and 10) the address stays in the zone it was in.
+    type: str
+  zone:
+    description:
+      - The firewalld zone of the bridge (NetworkManager's C(connection.zone)); V("") is firewalld's default zone.
+      - Left out, the bridge keeps the zone it has (a new bridge gets the default zone, or the zone of
+        O(move_ip_from)'s profile).
     type: str
   release_ports:
     description: With O(state=absent), give the former ports their standalone profiles back (re-enabled), or new DHCP ones.
@@ -212,6 +220,7 @@ bridge:
     present: {description: Whether the bridge profile exists (the only key when it does not)., type: bool, returned: always}
     name: {description: Bridge interface name., type: str, returned: when present}
     stp: {description: Spanning tree on the bridge., type: bool, returned: when present}
+    zone: {description: "The firewalld zone of the bridge's profile (V(\"\") the default zone).", type: str, returned: when present}
     autoconnect_ports: {description: Whether NetworkManager activates the ports with the bridge., type: bool, returned: when present}
     ports:
       description: Ethernet ports directly on the bridge.

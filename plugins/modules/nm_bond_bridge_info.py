@@ -66,6 +66,7 @@ bridges:
       present: true
       name: br0
       stp: false
+      zone: ""
       autoconnect_ports: true
       ports: []
       bond: {name: bond0, mode: active-backup, miimon: 100, options: {}, ports: [enp7s0, enp8s0]}

@@ -109,6 +109,8 @@ def bridge_item(view: dict, notes: list) -> dict:
     """An nm_bond_bridge_info bridge -> nm_bond_bridge's options."""
     item: dict = {"name": view["name"], "stp": view["stp"], "autoconnect_ports": view["autoconnect_ports"],
                   "ports": list(view["ports"]), "ipv4": _ip_item(view["ipv4"]), "ipv6": _ip_item(view["ipv6"])}
+    if view.get("zone"):
+        item["zone"] = view["zone"]         # the firewalld zone its profile names
     bond = view.get("bond")
     if bond:
         item["bond"] = {"name": bond["name"], "mode": bond["mode"], "miimon": bond["miimon"],

@@ -88,6 +88,10 @@ class NmBondBridge(Engine):
         cands.sort(key=lambda p: (not p.state, p.name))
         if cands:
             want.ipv4, want.ipv6 = ip_from_props(cands[0].props, 4), ip_from_props(cands[0].props, 6)
+            # the address keeps its firewalld zone too (on RHEL the uplink's
+            # profile may name one; the bridge would otherwise get the default)
+            if want.zone is None and cands[0].props.get("connection.zone"):
+                want.zone = cands[0].props["connection.zone"]
         elif have.topology is not None:
             want.ipv4, want.ipv6 = have.topology.ipv4, have.topology.ipv6
         else:

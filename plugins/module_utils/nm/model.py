@@ -52,6 +52,7 @@ class Topology:
     ipv6: IPConfig = field(default_factory=IPConfig)
     ports: list = field(default_factory=list)        # ethernet ifnames directly on the bridge
     bond: Bond | None = None
+    zone: str | None = None     # firewalld zone (connection.zone); "" the default zone, None not managed
 
     @property
     def ethernet_ports(self) -> list:

@@ -13,6 +13,8 @@ profiles this plan creates.
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 
 from ansible_collections.virtnet.networking.plugins.module_utils.engine import CONFIG, NONE, RESTART, Plan
@@ -85,7 +87,7 @@ def read_have(profiles: list, devices: dict, names: Names, name: str, want_ports
             autoconnect_ports=bp.get(names.autoconnect_ports) in ("1", "yes", "true"),
             ipv4=ip_from_props(bp, 4), ipv6=ip_from_props(bp, 6),
             ports=sorted(i for i, p in have.ports.items() if controller_of(p, names) in _refs(have.bridge)),
-            bond=bond)
+            bond=bond, zone=bp.get("connection.zone", ""))
     return have
 
 
@@ -162,9 +164,10 @@ def ip_args(version: int, ip: IPConfig) -> list:
 
 
 def bridge_args(want: Topology, names: Names) -> list:
+    zone = ["connection.zone", want.zone] if want.zone is not None else []
     return (["bridge.stp", "yes" if want.stp else "no",
              names.autoconnect_ports, "1" if want.autoconnect_ports else "0"]
-            + ip_args(4, want.ipv4) + ip_args(6, want.ipv6))
+            + ip_args(4, want.ipv4) + ip_args(6, want.ipv6) + zone)
 
 
 def bond_args(want: Topology, names: Names) -> list:
@@ -174,6 +177,13 @@ def bond_args(want: Topology, names: Names) -> list:
 
 def port_args(master: str, port_type: str, names: Names) -> list:
     return [names.controller, master, names.port_type, port_type]
+
+
+def _zone(want: Topology, have: Topology | None) -> str | None:
+    """The zone the bridge is to have: the task's, or (not managed) the one it has."""
+    if want.zone is not None:
+        return want.zone
+    return have.zone if have is not None else None
 
 
 def _ref(p: Profile | None, fallback: str) -> list:
@@ -191,9 +201,10 @@ def plan_present(want: Topology, have: HaveState, names: Names) -> Plan:
                  ["connection", "add", "type", "bridge", "con-name", want.name, "ifname", want.name]
                  + bridge_args(want, names))
         changed_profiles = True
-    elif (t.stp, t.autoconnect_ports, t.ipv4, t.ipv6) != (want.stp, want.autoconnect_ports, want.ipv4, want.ipv6):
+    elif (t.stp, t.autoconnect_ports, t.ipv4, t.ipv6, t.zone) != (want.stp, want.autoconnect_ports, want.ipv4,
+                                                                   want.ipv6, _zone(want, t)):
         pairs = (("stp", t.stp, want.stp), ("autoconnect_ports", t.autoconnect_ports, want.autoconnect_ports),
-                 ("ipv4", t.ipv4, want.ipv4), ("ipv6", t.ipv6, want.ipv6))
+                 ("ipv4", t.ipv4, want.ipv4), ("ipv6", t.ipv6, want.ipv6), ("zone", t.zone, _zone(want, t)))
         what = [k for k, a, b in pairs if a != b]
         plan.add("nmcli", "modify bridge %s: %s" % (want.name, ", ".join(what)), RESTART,
                  ["connection", "modify", "uuid", have.bridge.uuid] + bridge_args(want, names))
@@ -339,6 +350,8 @@ def export_have(have: HaveState, want_ports: list) -> dict:
 
 
 def predict_present(want: Topology, have: HaveState) -> dict:
+    if want.zone is None:
+        want = dataclasses.replace(want, zone=have.topology.zone if have.topology is not None else "")
     active = {want.name: True}
     if want.bond:
         active[want.bond.name] = True

@@ -25,6 +25,7 @@ ARGSPEC = dict(
         allow_unsafe_mode=dict(type="bool", default=False))),
     ipv4=IP_OPTIONS, ipv6=copy.deepcopy(IP_OPTIONS),
     move_ip_from=dict(type="str"),
+    zone=dict(type="str"),
     release_ports=dict(type="bool", default=False),
     rollback_timeout=dict(type="int", default=60),
     verify_target=dict(type="str"),

@@ -143,10 +143,14 @@ def want_from_params(params: dict) -> tuple:
         if ifn in seen:
             raise ValidationError(opt, ifn, "is listed twice (also in %s)" % seen[ifn])
         seen[ifn] = opt
+    zone = params.get("zone")
+    if zone is not None and not re.fullmatch(r"[A-Za-z0-9_+-]{0,17}", zone):
+        raise ValidationError("zone", zone, "not a firewalld zone name (letters, digits, _ + -, at most 17; "
+                                            "\"\" for the default zone)")
     topo = Topology(name=name, stp=bool(params.get("stp")),
                     autoconnect_ports=bool(params.get("autoconnect_ports", True)),
                     ipv4=_ip("ipv4", params.get("ipv4"), 4), ipv6=_ip("ipv6", params.get("ipv6"), 6),
-                    ports=sorted(set(ports)), bond=bond)
+                    ports=sorted(set(ports)), bond=bond, zone=zone)
     move = params.get("move_ip_from")
     if move:
         v.ifname("move_ip_from", move)

@@ -156,3 +156,31 @@ def test_failed_change_of_an_existing_bridge_is_rolled_back_with_its_zone(clean)
     assert zone_of(sb, "br0") == "internal"
     assert profiles(sb) == before_nm
     assert sb.run_hv(["ip", "-o", "-4", "addr", "show", "dev", "br0"]).stdout == addrs
+
+
+def test_move_ip_from_keeps_the_address_in_its_zone_and_zone_sets_it(clean):
+    """15.9 on a host with firewalld: the uplink's profile puts its address
+    in the `internal` zone; the bridge that takes the address takes the
+    zone too (without it, NetworkManager would register the bridge in the
+    default zone and the host's address would change zone). zone= sets it."""
+    sb = clean
+    assert sb.nmcli("connection", "add", "type", "ethernet", "con-name", "uplink", "ifname", "lan1",
+                    "ipv4.method", "manual", "ipv4.addresses", "198.51.100.20/24", "ipv6.method", "disabled",
+                    "connection.zone", "internal").returncode == 0
+    assert sb.nmcli("connection", "up", "uplink").returncode == 0
+    assert zone_of(sb, "lan1") == "internal"
+    args = {"name": "br0", "ports": ["lan1"], "move_ip_from": "lan1", "verify_target": "198.51.100.1"}
+    applied = converge("nm_bond_bridge", args, argv_prefix=sb.hv_argv([]))[1]
+    assert applied["bridge"]["zone"] == "internal"
+    deadline = time.monotonic() + 10
+    while zone_of(sb, "br0") != "internal" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert zone_of(sb, "br0") == "internal"
+    assert "198.51.100.20/24" in sb.run_hv(["ip", "-o", "-4", "addr", "show", "dev", "br0"]).stdout
+    # zone= moves it, and the module reports the change by name
+    moved = converge("nm_bond_bridge", dict(args, zone="trusted"), argv_prefix=sb.hv_argv([]))[1]
+    assert any("zone" in a["summary"] for a in moved["actions"]), moved["actions"]
+    deadline = time.monotonic() + 10
+    while zone_of(sb, "br0") != "trusted" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert zone_of(sb, "br0") == "trusted"

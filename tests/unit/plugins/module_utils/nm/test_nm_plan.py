@@ -1,5 +1,7 @@
 """nmcli parsing and the planner: exact argv, idempotence on read-back state."""
 
+import dataclasses
+
 import pytest
 
 from ansible_collections.virtnet.networking.plugins.module_utils.nm import plan as nm_plan
@@ -121,7 +123,7 @@ def fix(profiles):
 def test_converged_state_plans_nothing_even_when_master_is_named_by_uuid():
     w = want(ports=["eth1", "eth2"])
     have = have_of(fix(converged_profiles()), w)
-    assert have.topology == w
+    assert have.topology == dataclasses.replace(w, zone="")   # no connection.zone: the default zone
     assert nm_plan.plan_present(w, have, OLD).actions == []
     assert nm_plan.export_have(have, ["eth1", "eth2"]) == nm_plan.predict_present(w, have)
 
@@ -221,3 +223,31 @@ def test_port_carrying_the_hosts_address_is_refused_unless_it_moves():
     nm_plan.check_ports(w, have_of(mgmt, w), OLD, move_ip_from="eth2")   # moving it is the way
     mgmt[0].state = ""
     nm_plan.check_ports(w, have_of(mgmt, w), OLD)                        # an inactive profile carries nothing
+
+
+def test_zone_is_managed_when_given_and_kept_when_left_out():
+    w, _warn = want_from_params(dict(name="br0", ports=["eth1"], zone="internal", ipv4=None, ipv6=None))
+    assert w.zone == "internal"
+    have = nm_plan.read_have(
+        [prof("u-br", "br0", "bridge", "br0", **{"bridge.stp": "no", "connection.zone": "public"}),
+         prof("u-p1", "br0-eth1", "ethernet", "eth1", **{"connection.master": "br0",
+                                                         "connection.slave-type": "bridge"})],
+        {}, OLD, "br0", ["eth1"])
+    assert have.topology.zone == "public"
+    plan = nm_plan.plan_present(w, have, OLD)
+    assert "zone" in plan.actions[0].summary
+    argv = plan.actions[0].payload
+    assert argv[argv.index("connection.zone") + 1] == "internal"
+    # left out: the bridge keeps its zone; nothing to modify for it
+    w2, _warn = want_from_params(dict(name="br0", ports=["eth1"], ipv4=None, ipv6=None))
+    w2 = dataclasses.replace(w2, ipv4=have.topology.ipv4, ipv6=have.topology.ipv6, stp=False,
+                             autoconnect_ports=have.topology.autoconnect_ports)
+    assert all("zone" not in a.summary for a in nm_plan.plan_present(w2, have, OLD).actions)
+    assert nm_plan.predict_present(w2, have)["zone"] == "public"
+
+
+@pytest.mark.parametrize("zone", ["a b", "x" * 18, "in/ternal"])
+def test_a_zone_that_firewalld_cannot_have_is_refused(zone):
+    with pytest.raises(ValidationError) as exc:
+        want_from_params(dict(name="br0", ports=["eth1"], zone=zone))
+    assert exc.value.option == "zone"
