@@ -133,6 +133,8 @@ options:
       - The firewalld zone of the bridge (NetworkManager's C(connection.zone)); V("") is firewalld's default zone.
       - Left out, the bridge keeps the zone it has (a new bridge gets the default zone, or the zone of
         O(move_ip_from)'s profile).
+      - A zone given with C(firewall-cmd) at runtime only (without C(--permanent)) does not survive the
+        bridge's next activation by NetworkManager, this module's or any other; set it here instead.
     type: str
   release_ports:
     description: With O(state=absent), give the former ports their standalone profiles back (re-enabled), or new DHCP ones.
