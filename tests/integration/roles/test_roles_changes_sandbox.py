@@ -11,8 +11,10 @@
 * variables the role can check (VMs, MACs, names, NICs, intervals) are refused
   before the first change, naming the variable and the value, and the host
   snapshot is identical afterwards;
-* a failure after a change (a transient VM whose interface cannot move live)
-  undoes this run's changes: the host snapshot is identical afterwards.
+* a move that cannot happen (a transient VM whose interface cannot move
+  live) is refused by the role's one hypervisor call before it defines the
+  network, and a bond this kernel cannot make is rolled back: the host
+  snapshot is identical afterwards.
 """
 from __future__ import annotations
 
@@ -142,10 +144,11 @@ def test_restart_never_names_why_a_restart_is_needed(sb, mv1, tmp_path):
     assert "the kernel does not make lan1 a port of br-lan1 while a macvtap uses it" in cp.stdout, cp.stdout[-3000:]
 
 
-def test_failure_after_a_change_is_undone(sb, mv1, tmp_path):
-    """A transient VM whose macvtap cannot move to a network live: the network
-    is defined and started, then the move fails; the run removes the network
-    again and says so."""
+def test_a_move_that_cannot_happen_is_refused_before_the_network_is_defined(sb, mv1, tmp_path):
+    """A transient VM whose macvtap cannot move to a network live: the role's
+    one hypervisor call plans the network and the move before its first
+    change, so it refuses the move naming the VM and the item, and the
+    network is never defined (the host snapshot is identical)."""
     g = sb.start_guest("tr1", nics=[{"type": "direct", "source": "lan2", "mac": "52:54:00:e7:0c:09"}])
     try:
         g.wait_for_lease(timeout=120)
@@ -154,8 +157,9 @@ def test_failure_after_a_change_is_undone(sb, mv1, tmp_path):
         cp = _role(sb, tmp_path, "bonded_bridge", {"bonded_bridge_configure_host": False, "bonded_bridge_bridge": "brx",
                                                    "bonded_bridge_network": "brx-net", "bonded_bridge_vms": [{"name": "tr1"}]})
         assert _recap(cp)["failed"] == 1, cp.stdout[-3000:]
-        assert "transient" in cp.stdout, cp.stdout[-3000:]
-        assert "Undone: network brx-net removed" in cp.stdout, cp.stdout[-3000:]
+        fatal = cp.stdout[re.search(r"^fatal: ", cp.stdout, re.M).start():]
+        assert "vm_interfaces[0]" in fatal and "tr1 is transient" in fatal, fatal[:3000]
+        assert "rolled_back" not in fatal, "refused before the first change: nothing to undo"
         _same(before, host_state(sb))
     finally:
         sb.virsh("destroy", "tr1", check=False)
@@ -213,9 +217,10 @@ def test_a_bond_this_kernel_cannot_make_is_rolled_back(sb, mv1, tmp_path):
                                                "bonded_bridge_network": "b1-bridge"})
     assert _recap(cp)["failed"] == 1, cp.stdout[-3000:]
     fatal = cp.stdout[re.search(r"^fatal: ", cp.stdout, re.M).start():]
-    assert "bonded_bridge: Create the bond and the bridge over it" in fatal, fatal[:3000]
-    assert "rolled back" in fatal and "bond0" in fatal, fatal[:3000]
-    assert "Undone: nothing had changed" in fatal, fatal[:3000]
+    result = json.loads(re.match(r"fatal: \[sandbox-hv\]: FAILED! => (\{.*\})$", fatal, re.M).group(1))
+    assert result["msg"].startswith("bridges[0] (br1): "), result["msg"]
+    assert "rolled back" in result["msg"] and "bond0" in result["msg"], result["msg"]
+    assert "NetworkManager rolled back" in result["rolled_back"], result
     _same(before, host_state(sb))
 
 
