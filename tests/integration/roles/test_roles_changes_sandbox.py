@@ -254,3 +254,49 @@ def test_a_vm_on_a_nat_network_is_switched_live(sb, mv1, tmp_path):
         sb.virsh("destroy", "nat1", check=False)
         sb.virsh("undefine", "nat1", check=False)
         sb.virsh("net-destroy", "rn-nat", check=False)
+        _drop_bridge(sb, "br-nat1", "lan2")
+
+
+def _drop_bridge(sb, bridge: str, port: str) -> None:
+    """Give the NIC back: remove the bridge profile a test's role run made
+    and its port's profile (NetworkManager removes the bridge with it)."""
+    sb.nmcli("connection", "delete", bridge, f"{bridge}-port-{port}", check=False)
+
+
+def test_unplug_others_is_part_of_the_same_call(sb, mv1, tmp_path):
+    """externally_visible_vm_unplug_others: the VM's other interface is set
+    link down by the same hypervisor call that switches the named one (one
+    vm_interfaces item each); check mode predicts both, the second run
+    changes nothing."""
+    net = tmp_path / "up.xml"
+    net.write_text("<network><name>rn-up</name><forward mode='nat'/><bridge name='virbr-up' stp='off'/>"
+                   "<ip address='192.0.2.129' prefix='26'><dhcp><range start='192.0.2.140' end='192.0.2.160'/></dhcp>"
+                   "</ip></network>")
+    sb.virsh("net-create", str(net))
+    keep, other = "52:54:00:e7:0c:21", "52:54:00:e7:0c:22"
+    g = sb.start_guest("up1", nics=[{"type": "network", "source": "rn-up", "mac": keep},
+                                    {"type": "network", "source": "rn-up", "mac": other}], persistent=True)
+    try:
+        g.wait_for_lease(timeout=120)
+        variables = {"externally_visible_vm_name": "up1", "externally_visible_vm_host_interface": "lan2",
+                     "externally_visible_vm_bridge": "br-up1", "externally_visible_vm_interface_mac": keep,
+                     "externally_visible_vm_unplug_others": True, "externally_visible_vm_verify": False}
+        check = _role(sb, tmp_path, "externally_visible_vm", variables, "--check")
+        assert _recap(check)["failed"] == 0, check.stdout[-3000:]
+        assert f"vm_interfaces[0] up1 {keep} " in check.stdout, check.stdout[-3000:]
+        assert f"vm_interfaces[1] up1 {other} " in check.stdout, check.stdout[-3000:]
+        applied = _role(sb, tmp_path, "externally_visible_vm", variables)
+        assert _recap(applied)["failed"] == 0, applied.stdout[-4000:]
+        xml = sb.virsh("dumpxml", "up1").stdout
+        ifaces = re.findall(r"<interface type='(\w+)'>(.*?)</interface>", xml, re.S)
+        by_mac = {re.search(r"<mac address='([^']+)'", body).group(1): (kind, body) for kind, body in ifaces}
+        assert by_mac[keep][0] == "bridge" and "<source bridge='br-up1'" in by_mac[keep][1], by_mac[keep]
+        assert "<link state='down'/>" in by_mac[other][1], by_mac[other]
+        assert "<link state='down'/>" not in by_mac[keep][1], by_mac[keep]
+        again = _role(sb, tmp_path, "externally_visible_vm", variables)
+        assert _recap(again)["changed"] == 0, again.stdout[-3000:]
+    finally:
+        sb.virsh("destroy", "up1", check=False)
+        sb.virsh("undefine", "up1", check=False)
+        sb.virsh("net-destroy", "rn-up", check=False)
+        _drop_bridge(sb, "br-up1", "lan2")
