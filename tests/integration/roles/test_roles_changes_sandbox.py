@@ -11,8 +11,10 @@
 * variables the role can check (VMs, MACs, names, NICs, intervals) are refused
   before the first change, naming the variable and the value, and the host
   snapshot is identical afterwards;
-* a failure after a change (a transient VM whose interface cannot move live)
-  undoes this run's changes: the host snapshot is identical afterwards.
+* a move that cannot happen (a transient VM whose interface cannot move
+  live) is refused by the role's one hypervisor call before it defines the
+  network, and a bond this kernel cannot make is rolled back: the host
+  snapshot is identical afterwards.
 """
 from __future__ import annotations
 
@@ -142,10 +144,11 @@ def test_restart_never_names_why_a_restart_is_needed(sb, mv1, tmp_path):
     assert "the kernel does not make lan1 a port of br-lan1 while a macvtap uses it" in cp.stdout, cp.stdout[-3000:]
 
 
-def test_failure_after_a_change_is_undone(sb, mv1, tmp_path):
-    """A transient VM whose macvtap cannot move to a network live: the network
-    is defined and started, then the move fails; the run removes the network
-    again and says so."""
+def test_a_move_that_cannot_happen_is_refused_before_the_network_is_defined(sb, mv1, tmp_path):
+    """A transient VM whose macvtap cannot move to a network live: the role's
+    one hypervisor call plans the network and the move before its first
+    change, so it refuses the move naming the VM and the item, and the
+    network is never defined (the host snapshot is identical)."""
     g = sb.start_guest("tr1", nics=[{"type": "direct", "source": "lan2", "mac": "52:54:00:e7:0c:09"}])
     try:
         g.wait_for_lease(timeout=120)
@@ -154,8 +157,9 @@ def test_failure_after_a_change_is_undone(sb, mv1, tmp_path):
         cp = _role(sb, tmp_path, "bonded_bridge", {"bonded_bridge_configure_host": False, "bonded_bridge_bridge": "brx",
                                                    "bonded_bridge_network": "brx-net", "bonded_bridge_vms": [{"name": "tr1"}]})
         assert _recap(cp)["failed"] == 1, cp.stdout[-3000:]
-        assert "transient" in cp.stdout, cp.stdout[-3000:]
-        assert "Undone: network brx-net removed" in cp.stdout, cp.stdout[-3000:]
+        fatal = cp.stdout[re.search(r"^fatal: ", cp.stdout, re.M).start():]
+        assert "vm_interfaces[0]" in fatal and "tr1 is transient" in fatal, fatal[:3000]
+        assert "rolled_back" not in fatal, "refused before the first change: nothing to undo"
         _same(before, host_state(sb))
     finally:
         sb.virsh("destroy", "tr1", check=False)
@@ -182,7 +186,8 @@ def test_macvtap_on_the_bridged_nic_is_replaced(sb, mv1, tmp_path):
     ran = [t for t in re.findall(r"TASK \[virtnet\.networking\.externally_visible_vm : ([^\]]+)\]\s*\*+\nchanged",
                                  applied.stdout)]
     # (Destroy only when the guest ignores the ACPI shutdown request, as the test guest does)
-    assert [t.split(" ")[0] for t in ran if not t.startswith("Destroy")] == ["Ask", "Create", "Switch", "Start"], ran
+    # (the bridge and the switch are one all-or-nothing hypervisor task)
+    assert [t.split(" ")[0] for t in ran if not t.startswith("Destroy")] == ["Ask", "Create", "Start"], ran
 
     now = _iface(sb, "mv1")
     assert now == dict(was, type="bridge", source="br-lan1"), (was, now)
@@ -212,9 +217,10 @@ def test_a_bond_this_kernel_cannot_make_is_rolled_back(sb, mv1, tmp_path):
                                                "bonded_bridge_network": "b1-bridge"})
     assert _recap(cp)["failed"] == 1, cp.stdout[-3000:]
     fatal = cp.stdout[re.search(r"^fatal: ", cp.stdout, re.M).start():]
-    assert "bonded_bridge: Create the bond and the bridge over it" in fatal, fatal[:3000]
-    assert "rolled back" in fatal and "bond0" in fatal, fatal[:3000]
-    assert "Undone: nothing had changed" in fatal, fatal[:3000]
+    result = json.loads(re.match(r"fatal: \[sandbox-hv\]: FAILED! => (\{.*\})$", fatal, re.M).group(1))
+    assert result["msg"].startswith("bridges[0] (br1): "), result["msg"]
+    assert "rolled back" in result["msg"] and "bond0" in result["msg"], result["msg"]
+    assert "NetworkManager rolled back" in result["rolled_back"], result
     _same(before, host_state(sb))
 
 
@@ -248,3 +254,49 @@ def test_a_vm_on_a_nat_network_is_switched_live(sb, mv1, tmp_path):
         sb.virsh("destroy", "nat1", check=False)
         sb.virsh("undefine", "nat1", check=False)
         sb.virsh("net-destroy", "rn-nat", check=False)
+        _drop_bridge(sb, "br-nat1", "lan2")
+
+
+def _drop_bridge(sb, bridge: str, port: str) -> None:
+    """Give the NIC back: remove the bridge profile a test's role run made
+    and its port's profile (NetworkManager removes the bridge with it)."""
+    sb.nmcli("connection", "delete", bridge, f"{bridge}-port-{port}", check=False)
+
+
+def test_unplug_others_is_part_of_the_same_call(sb, mv1, tmp_path):
+    """externally_visible_vm_unplug_others: the VM's other interface is set
+    link down by the same hypervisor call that switches the named one (one
+    vm_interfaces item each); check mode predicts both, the second run
+    changes nothing."""
+    net = tmp_path / "up.xml"
+    net.write_text("<network><name>rn-up</name><forward mode='nat'/><bridge name='virbr-up' stp='off'/>"
+                   "<ip address='192.0.2.129' prefix='26'><dhcp><range start='192.0.2.140' end='192.0.2.160'/></dhcp>"
+                   "</ip></network>")
+    sb.virsh("net-create", str(net))
+    keep, other = "52:54:00:e7:0c:21", "52:54:00:e7:0c:22"
+    g = sb.start_guest("up1", nics=[{"type": "network", "source": "rn-up", "mac": keep},
+                                    {"type": "network", "source": "rn-up", "mac": other}], persistent=True)
+    try:
+        g.wait_for_lease(timeout=120)
+        variables = {"externally_visible_vm_name": "up1", "externally_visible_vm_host_interface": "lan2",
+                     "externally_visible_vm_bridge": "br-up1", "externally_visible_vm_interface_mac": keep,
+                     "externally_visible_vm_unplug_others": True, "externally_visible_vm_verify": False}
+        check = _role(sb, tmp_path, "externally_visible_vm", variables, "--check")
+        assert _recap(check)["failed"] == 0, check.stdout[-3000:]
+        assert f"vm_interfaces[0] up1 {keep} " in check.stdout, check.stdout[-3000:]
+        assert f"vm_interfaces[1] up1 {other} " in check.stdout, check.stdout[-3000:]
+        applied = _role(sb, tmp_path, "externally_visible_vm", variables)
+        assert _recap(applied)["failed"] == 0, applied.stdout[-4000:]
+        xml = sb.virsh("dumpxml", "up1").stdout
+        ifaces = re.findall(r"<interface type='(\w+)'>(.*?)</interface>", xml, re.S)
+        by_mac = {re.search(r"<mac address='([^']+)'", body).group(1): (kind, body) for kind, body in ifaces}
+        assert by_mac[keep][0] == "bridge" and "<source bridge='br-up1'" in by_mac[keep][1], by_mac[keep]
+        assert "<link state='down'/>" in by_mac[other][1], by_mac[other]
+        assert "<link state='down'/>" not in by_mac[keep][1], by_mac[keep]
+        again = _role(sb, tmp_path, "externally_visible_vm", variables)
+        assert _recap(again)["changed"] == 0, again.stdout[-3000:]
+    finally:
+        sb.virsh("destroy", "up1", check=False)
+        sb.virsh("undefine", "up1", check=False)
+        sb.virsh("net-destroy", "rn-up", check=False)
+        _drop_bridge(sb, "br-up1", "lan2")
