@@ -4,6 +4,8 @@ every scenario makes (check, apply, apply again; prediction == result)."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import subprocess
@@ -12,6 +14,35 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, ".build")
+# The controller the tests run: the directory of the ansible-playbook (and
+# ansible, ansible-galaxy) they call. VIRTNET_ANSIBLE_BIN names another
+# ansible-core's venv (tests/stages/integration-cores runs the controller
+# tests on the oldest and the newest core this way); pytest itself and the
+# modules' Python stay this venv's (libvirt-python, lxml).
+ANSIBLE_BIN = os.environ.get("VIRTNET_ANSIBLE_BIN") or os.path.dirname(sys.executable)
+
+
+@functools.lru_cache(maxsize=None)
+def _module_pythonpath() -> str:
+    """PYTHONPATH of a module process: the collection, and under
+    VIRTNET_ANSIBLE_BIN that core's ``ansible`` package ahead of this venv's,
+    so ansible.module_utils (AnsibleModule, argument validation, the result
+    JSON) are the core's own, as in the AnsiballZ payload that core's
+    controller would send. Only the package is linked in: the rest of that
+    venv's site-packages is built for its Python, not this one."""
+    if not os.environ.get("VIRTNET_ANSIBLE_BIN"):
+        return BUILD
+    pkg = subprocess.run([os.path.join(ANSIBLE_BIN, "python"), "-c",
+                          "import ansible, os; print(os.path.dirname(ansible.__file__))"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    shim = os.path.join(BUILD, "core-module-utils", hashlib.sha256(pkg.encode()).hexdigest()[:12])
+    os.makedirs(shim, exist_ok=True)
+    link = os.path.join(shim, "ansible")
+    if os.path.realpath(link) != os.path.realpath(pkg):
+        tmp = "%s.%d" % (link, os.getpid())
+        os.symlink(pkg, tmp)
+        os.replace(tmp, link)   # atomic: xdist workers may race here
+    return shim + os.pathsep + BUILD
 
 
 def run_module(name: str, args: dict, *, check: bool = False, diff: bool = False, env: dict | None = None,
@@ -32,7 +63,7 @@ def run_module(name: str, args: dict, *, check: bool = False, diff: bool = False
         proc = subprocess.run(
             list(argv_prefix or [])
             + [sys.executable, "-m", "ansible_collections.virtnet.networking.plugins.modules." + name, argfile],
-            cwd=BUILD, env=dict(os.environ, PYTHONPATH=BUILD, **(env or {})),
+            cwd=BUILD, env=dict(os.environ, PYTHONPATH=_module_pythonpath(), **(env or {})),
             capture_output=True, text=True, timeout=timeout, check=False,
         )
     finally:

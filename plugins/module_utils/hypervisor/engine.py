@@ -177,8 +177,8 @@ class _PlanningHost(HostReads):
     def claims(self, live_xml: str, config_xml: str | None) -> list:
         # Every network planned compares itself with every other one: parse
         # each other network once per run, not once per network planned.
-        return self._once(("claims", live_xml, config_xml), lambda: super(_PlanningHost, self).claims(live_xml,
-                                                                                                       config_xml))
+        parse = super().claims
+        return self._once(("claims", live_xml, config_xml), lambda: parse(live_xml, config_xml))
 
 
 class _SharedLibvirt(Libvirt):

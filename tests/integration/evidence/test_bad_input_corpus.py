@@ -7,13 +7,13 @@ inactive), links, addresses, routes, nftables, NetworkManager's profiles and
 the files of its keyfile directory, udev rules, libvirt's network files and
 dnsmasq configs.  Role entries run the way a fleet job runs them: variables
 from the inventory, one ansible-playbook run per role with one inventory host
+from virtnet_testlib import ANSIBLE_BIN
 per entry (all pointing at the same sandbox hypervisor)."""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 from collections import Counter
 
 import pytest
@@ -109,7 +109,7 @@ def _run_role_batch(sb, tmp: str, role: str, entries: list) -> dict:
     env = dict(os.environ, VIRTNET_SANDBOX_NAME=sb.name, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build"),
                ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_FORKS="8",
                ANSIBLE_HOST_KEY_CHECKING="0")
-    cp = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inv, play],
+    cp = subprocess.run([os.path.join(ANSIBLE_BIN, "ansible-playbook"), "-i", inv, play],
                         env=env, capture_output=True, text=True, timeout=300, check=False)
     out = json.loads(cp.stdout[cp.stdout.index("{"):])
     results = {}

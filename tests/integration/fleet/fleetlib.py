@@ -16,8 +16,9 @@ sys.path.insert(0, str(ROOT / "sandbox"))
 
 import fleet as fleetmod  # noqa: E402
 import vnsb  # noqa: E402
+from virtnet_testlib import ANSIBLE_BIN  # noqa: E402
 
-BIN = Path(sys.executable).parent
+BIN = Path(ANSIBLE_BIN)
 FAST = ["no-ping"]
 VM = "flvm"
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 import yaml
 from ansible_collections.virtnet.networking.plugins.module_utils.errors import ValidationError
 from ansible_collections.virtnet.networking.plugins.module_utils.hypervisor import spec as hs
 from ansible_collections.virtnet.networking.plugins.module_utils.hypervisor.validate import items_from_params
+from virtnet_testlib import ANSIBLE_BIN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BIN = os.path.dirname(sys.executable)
+BIN = ANSIBLE_BIN
 PB = os.path.join(ROOT, "playbooks")
 ENV = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build"), ANSIBLE_NOCOLOR="1",
            PATH=BIN + os.pathsep + os.environ.get("PATH", ""))

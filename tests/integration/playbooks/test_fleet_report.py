@@ -10,16 +10,16 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import lxml.html
 import pytest
 import yaml
 
 import vnsb
+from virtnet_testlib import ANSIBLE_BIN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BIN = os.path.dirname(sys.executable)
+BIN = ANSIBLE_BIN
 HV_PYTHON = os.path.join(ROOT, "playbooks", "inventory", "demo", "hv-python")
 OUTPUT = os.path.join(ROOT, "tests", "output")
 NAME = "frpt"

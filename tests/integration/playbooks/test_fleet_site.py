@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 
 import pytest
@@ -30,9 +29,10 @@ import yaml
 
 import vnsb
 from fakesysfs import FakeKernel
+from virtnet_testlib import ANSIBLE_BIN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BIN = os.path.dirname(sys.executable)
+BIN = ANSIBLE_BIN
 HV_PYTHON = os.path.join(ROOT, "playbooks", "inventory", "demo", "hv-python")
 # Another name for the sandbox lets two checkouts run this file side by side.
 NAME = os.environ.get("VIRTNET_FLEET_SITE_SANDBOX", "fleet")

@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 import yaml
+from virtnet_testlib import ANSIBLE_BIN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BIN = os.path.dirname(sys.executable)
+BIN = ANSIBLE_BIN
 HV_PYTHON = os.path.join(ROOT, "playbooks", "inventory", "demo", "hv-python")
 HOST = "hv1"
 NET = "lab"

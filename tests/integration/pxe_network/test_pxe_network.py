@@ -21,7 +21,7 @@ import time
 import pytest
 from lxml import etree
 
-from virtnet_testlib import Hv
+from virtnet_testlib import ANSIBLE_BIN, Hv
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "sandbox"))
 import vnsb  # noqa: E402
@@ -446,7 +446,7 @@ def playbook(sb, *args):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(root, ".build"), ANSIBLE_NOCOLOR="1",
                VIRTNET_SANDBOX_NAME=sb.name, VIRTNET_SANDBOX_KEEP="1")
-    cp = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
+    cp = subprocess.run([os.path.join(ANSIBLE_BIN, "ansible-playbook"), "-i",
                          os.path.join(root, "playbooks", "inventory", "demo"),
                          os.path.join(root, "playbooks", "pxe.yml"), *args],
                         env=env, capture_output=True, text=True, check=False, timeout=300)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
+from virtnet_testlib import ANSIBLE_BIN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BIN = os.path.dirname(sys.executable)
+BIN = ANSIBLE_BIN
 INV = os.path.join(ROOT, "playbooks", "inventory", "demo", "hosts.yml")
 
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from fakesysfs import FakeKernel
+from virtnet_testlib import ANSIBLE_BIN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 VM = "sriovpb"
@@ -55,7 +56,7 @@ def playbook(tmp_path, uri, root):
 def run(pb, *extra):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build"), ANSIBLE_STDOUT_CALLBACK="json",
                ANSIBLE_NOCOLOR="1")
-    cp = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c",
+    cp = subprocess.run([os.path.join(ANSIBLE_BIN, "ansible-playbook"), "-i", "localhost,", "-c",
                          "local", "-e", "ansible_python_interpreter=%s" % sys.executable, pb, *extra],
                         env=env, capture_output=True, text=True, timeout=300, check=False)
     assert cp.returncode == 0, cp.stdout[-3000:] + cp.stderr[-3000:]
