@@ -62,25 +62,25 @@ options:
     type: bool
     default: false
   bridges:
-    description: NetworkManager bridges (with their bond); each item takes the options of M(virtnet.networking.nm_bond_bridge).
+    description: NetworkManager bridges (with their bond); each item is a dict of the options of M(virtnet.networking.nm_bond_bridge).
     type: list
-    elements: dict
+    elements: raw
   sriov_vfs:
-    description: SR-IOV virtual functions; each item takes the options of M(virtnet.networking.sriov_vf).
+    description: SR-IOV virtual functions; each item is a dict of the options of M(virtnet.networking.sriov_vf).
     type: list
-    elements: dict
+    elements: raw
   networks:
-    description: libvirt networks; each item takes the options of M(virtnet.networking.virt_network).
+    description: libvirt networks; each item is a dict of the options of M(virtnet.networking.virt_network).
     type: list
-    elements: dict
+    elements: raw
   pxe_networks:
-    description: PXE boot settings of libvirt networks; each item takes the options of M(virtnet.networking.pxe_network).
+    description: PXE boot settings of libvirt networks; each item is a dict of the options of M(virtnet.networking.pxe_network).
     type: list
-    elements: dict
+    elements: raw
   vm_interfaces:
-    description: VM network interfaces; each item takes the options of M(virtnet.networking.virt_iface).
+    description: VM network interfaces; each item is a dict of the options of M(virtnet.networking.virt_iface).
     type: list
-    elements: dict
+    elements: raw
 notes:
   - Check mode and diff mode report every planned action (C(actions), each naming its item) and each
     changed item's state before and after.
@@ -163,7 +163,7 @@ actions:
     disruption:
       description: Who notices (none, config, restart, reboot).
       type: str
-items:
+states:
   description:
     - Each item's resulting (in check mode, predicted) state, keyed by the item (like C(networks[0])),
       as its single module returns it (virt_network's C(network), virt_iface's C(interface)...).

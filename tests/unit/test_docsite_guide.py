@@ -158,7 +158,7 @@ KEYED_BY_NAME = {
                        "verification.bridge.ports", "verification.bond.ports"},
     "nm_bond_bridge_info": {"bridges"},
     # keyed by item (networks[0]...): each value is that single module's own result
-    "hypervisor": {"items", "reports"},
+    "hypervisor": {"states", "reports"},
 }
 
 

@@ -403,7 +403,7 @@ class HypervisorEngine:
                 extra = {k: v for k, v in r.items() if k not in known}
                 if extra:
                     result.setdefault("reports", {})[s.item.where] = extra
-        result["items"] = per_item
+        result["states"] = per_item
         if getattr(self.module, "_diff", False):
             changed = [s for s in steps if s.plan.actions]
             result["diff"] = {"before": {s.item.where: s.before or {} for s in changed},

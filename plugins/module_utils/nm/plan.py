@@ -201,8 +201,8 @@ def plan_present(want: Topology, have: HaveState, names: Names) -> Plan:
                  ["connection", "add", "type", "bridge", "con-name", want.name, "ifname", want.name]
                  + bridge_args(want, names))
         changed_profiles = True
-    elif (t.stp, t.autoconnect_ports, t.ipv4, t.ipv6, t.zone) != (want.stp, want.autoconnect_ports, want.ipv4,
-                                                                   want.ipv6, _zone(want, t)):
+    elif (t.stp, t.autoconnect_ports, t.ipv4, t.ipv6, t.zone) != \
+            (want.stp, want.autoconnect_ports, want.ipv4, want.ipv6, _zone(want, t)):
         pairs = (("stp", t.stp, want.stp), ("autoconnect_ports", t.autoconnect_ports, want.autoconnect_ports),
                  ("ipv4", t.ipv4, want.ipv4), ("ipv6", t.ipv6, want.ipv6), ("zone", t.zone, _zone(want, t)))
         what = [k for k, a, b in pairs if a != b]

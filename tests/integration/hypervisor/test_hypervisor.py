@@ -102,7 +102,7 @@ def one_call(hv, args):
     real = hv.run("hypervisor", **args)
     assert not real.get("failed"), real
     assert real["actions"] == check["actions"], (check["actions"], real["actions"])
-    assert real["items"] == check["items"], (check["items"], real["items"])
+    assert real["states"] == check["states"], (check["states"], real["states"])
     again = hv.run("hypervisor", **args)
     assert not again.get("failed"), again
     assert again["changed"] is False and again["actions"] == [], again
