@@ -7,7 +7,6 @@ inactive), links, addresses, routes, nftables, NetworkManager's profiles and
 the files of its keyfile directory, udev rules, libvirt's network files and
 dnsmasq configs.  Role entries run the way a fleet job runs them: variables
 from the inventory, one ansible-playbook run per role with one inventory host
-from virtnet_testlib import ANSIBLE_BIN
 per entry (all pointing at the same sandbox hypervisor)."""
 from __future__ import annotations
 
@@ -19,6 +18,7 @@ from collections import Counter
 import pytest
 import yaml
 
+from virtnet_testlib import ANSIBLE_BIN
 from evidence_lib import clean_failure, diff_states, host_state, mod, shows, tree_listing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
