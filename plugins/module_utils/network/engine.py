@@ -112,6 +112,13 @@ class NetworkEngine(Engine):
 
     def _have(self) -> netm.HostState:
         name = self.params["name"]
+        # The host's links before libvirt's networks: a network's bridge
+        # appears after its definition, so every bridge seen here belongs to
+        # a network the read below sees too (read the other way round, a
+        # network another run defines and starts in between would leave its
+        # bridge looking like a foreign one).
+        local = is_local(self.params["uri"])
+        host = (self.host.routes(), self.host.links(), self.host.link_info()) if local else None
         net = self.lv.network(name)
         state = read_network(self.lv, net) if net is not None else netm.HostState(name=name)
         if state.active:
@@ -126,10 +133,8 @@ class NetworkEngine(Engine):
                 config_xml = other.XMLDesc(NETWORK_XML_INACTIVE) if other.isActive() and other.isPersistent() \
                     else None
                 state.others.extend((oname, claim) for claim in self.host.claims(other.XMLDesc(0), config_xml))
-        if is_local(self.params["uri"]):
-            state.routes = self.host.routes()
-            state.links = self.host.links()
-            state.link_info = self.host.link_info()
+        if host is not None:
+            state.routes, state.links, state.link_info = host
         return state
 
     def _remove_stale_bridge(self, bridge: str) -> None:
