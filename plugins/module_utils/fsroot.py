@@ -42,8 +42,14 @@ class FsRoot:
     def listdir(self, p: str) -> list:
         try:
             return sorted(os.listdir(self.path(p)))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
+
+    def net_interfaces(self) -> list:
+        """The network interfaces in /sys/class/net: its directories only.
+        bonding.ko adds a plain file there (``bonding_masters``, the list of
+        bonds), which is no interface."""
+        return [n for n in self.listdir("/sys/class/net") if self.isdir("/sys/class/net/" + n)]
 
     def readlink(self, p: str) -> str:
         return os.readlink(self.path(p))

@@ -41,7 +41,7 @@ def read_routes(fs: FsRoot) -> list:
 
 def read_links(fs: FsRoot) -> dict | None:
     """{interface name: is a bridge} from /sys/class/net (None without sysfs)."""
-    names = fs.listdir("/sys/class/net")
+    names = fs.net_interfaces()
     if not names:
         return None
     return {name: fs.exists("/sys/class/net/%s/bridge" % name) for name in names}

@@ -79,7 +79,7 @@ def _kind(fs: FsRoot, name: str) -> str:
 def read_link(fs: FsRoot, name: str, addresses: dict | None = None) -> Link | None:
     """The link ``name`` of the host (sysfs under ``fs``), or None."""
     base = "/sys/class/net/%s" % name
-    if not fs.exists(base):
+    if not fs.isdir(base):   # absent, or bonding.ko's bonding_masters file
         return None
     master = None
     if fs.exists(base + "/master"):

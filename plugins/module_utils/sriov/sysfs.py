@@ -65,7 +65,7 @@ class Sysfs:
         return os.path.basename(os.path.realpath(self.fs.path(path)))
 
     def netdevs(self) -> list:
-        return self.fs.listdir(CLASS_NET)
+        return self.fs.net_interfaces()
 
     def pf(self, name: str) -> PfInfo:
         base = "%s/%s" % (CLASS_NET, name)

@@ -5,6 +5,7 @@ import netaddr
 
 from ansible_collections.virtnet.networking.plugins.module_utils.fsroot import FsRoot
 from ansible_collections.virtnet.networking.plugins.module_utils.libvirt import host as lh
+from ansible_collections.virtnet.networking.plugins.module_utils.network import bridge as nh
 
 
 ROUTE = """Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
@@ -49,6 +50,18 @@ def test_read_routes(tmp_path):
 def test_read_links(tmp_path):
     assert lh.read_links(fake_root(tmp_path)) == {"br0": True, "lan0": False, "virbr1": True}
     assert lh.read_links(FsRoot(str(tmp_path / "nothing"))) is None
+
+
+def test_a_host_with_bonding_loaded_lists_its_interfaces_only(tmp_path):
+    """bonding.ko puts a plain file, bonding_masters, in /sys/class/net; it
+    is no interface (reading it as one failed every virt_network run on a
+    Debian host with the module loaded: 'Not a directory: .../bonding_masters/brif')."""
+    fs = fake_root(tmp_path)
+    (tmp_path / "sys/class/net/bonding_masters").write_text("bond0\n")
+    assert lh.read_links(fs) == {"br0": True, "lan0": False, "virbr1": True}
+    assert fs.listdir("/sys/class/net/bonding_masters/brif") == []
+    assert nh.read_link(fs, "bonding_masters") is None
+    assert nh.read_link(fs, "br0").kind == "bridge"
 
 
 def test_is_local():
