@@ -14,8 +14,11 @@ Stdlib only, like vnsb.py.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -35,6 +38,60 @@ def ensure_image() -> Path:
     """Build the image when it is not cached (about 70 s); return the cache dir."""
     subprocess.run(["bash", str(HERE / "build.sh")], check=True, capture_output=True, text=True)
     return CACHE
+
+
+def image_dpkg_status() -> bytes:
+    """The cached image's dpkg database (read from the ext4 image, not booted)."""
+    cp = subprocess.run(["debugfs", "-R", "cat /var/lib/dpkg/status", str(CACHE / "disk.img")],
+                        capture_output=True, check=True)
+    if b"Package: " not in cp.stdout:
+        raise RuntimeError("no dpkg status in %s: %s" % (CACHE / "disk.img", cp.stderr.decode(errors="replace")))
+    return cp.stdout
+
+
+def local_repo(packages: list) -> Path:
+    """A flat apt repository with exactly what the cached image lacks to
+    install ``packages`` (no recommends), the way a site's local mirror
+    serves a hypervisor that reaches no Debian mirror: apt on this machine
+    resolves them against the image's own dpkg database and downloads the
+    .debs from Debian; Packages and Release are written here (used with
+    ``[trusted=yes]``). Cached per image and package list."""
+    status = image_dpkg_status()
+    key = hashlib.sha256(status + "\n".join(sorted(packages)).encode()).hexdigest()[:16]
+    repo = CACHE.parent / "fullhost-repo" / key
+    if (repo / "Release").exists():
+        return repo
+    work = Path(tempfile.mkdtemp(prefix="build.", dir=CACHE.parent))
+    try:
+        (work / "partial").mkdir()
+        (work / "status").write_bytes(status)
+        subprocess.run(["apt-get", "-q", "-y", "--download-only", "--no-install-recommends",
+                        "-o", "Dir::State::status=%s" % (work / "status"), "-o", "Dir::Cache::archives=%s" % work,
+                        "-o", "Debug::NoLocking=1", "-o", "APT::Default-Release=bookworm", "install", *packages],
+                        check=True, capture_output=True, text=True)
+        (work / "status").unlink()
+        (work / "partial").rmdir()
+        (work / "lock").unlink(missing_ok=True)
+        stanzas = []
+        for deb in sorted(work.glob("*.deb")):
+            control = subprocess.run(["dpkg-deb", "-f", str(deb)], check=True, capture_output=True,
+                                     text=True).stdout.rstrip("\n")
+            data = deb.read_bytes()
+            stanzas.append("%s\nFilename: ./%s\nSize: %d\nSHA256: %s\n"
+                           % (control, deb.name, len(data), hashlib.sha256(data).hexdigest()))
+        index = "\n".join(stanzas).encode()
+        (work / "Packages").write_bytes(index)
+        (work / "Release").write_text(
+            "Origin: virtnet-sandbox\nLabel: virtnet-sandbox\nSuite: bookworm\nCodename: bookworm\n"
+            "Date: %s\nSHA256:\n %s %d Packages\n"
+            % (time.strftime("%a, %d %b %Y %H:%M:%S UTC", time.gmtime()), hashlib.sha256(index).hexdigest(),
+               len(index)))
+        repo.parent.mkdir(parents=True, exist_ok=True)
+        work.rename(repo)
+    finally:
+        if work.exists():
+            shutil.rmtree(work)
+    return repo
 
 
 def _sub(parent, tag, text=None, **attrs):

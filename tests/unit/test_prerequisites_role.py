@@ -17,12 +17,14 @@ def table(family: str) -> dict:
 
 
 @pytest.mark.parametrize("family, want", [
-    ("RedHat", {"python": ["python3-libvirt", "python3-lxml", "python3-netaddr"],
-                "libvirt": ["libvirt-daemon-driver-network", "dnsmasq"],
+    ("RedHat", {"package_manager": [],
+                "python": ["python3-libvirt", "python3-lxml", "python3-netaddr"],
+                "libvirt": ["libvirt-daemon-driver-qemu", "libvirt-daemon-driver-network", "dnsmasq"],
                 "network_manager": ["NetworkManager"],
                 "default_network": ["libvirt-daemon-config-network"],
                 "services": ["virtqemud.socket", "virtnetworkd.socket"]}),
-    ("Debian", {"python": ["python3-libvirt", "python3-lxml", "python3-netaddr"],
+    ("Debian", {"package_manager": ["python3-apt"],
+                "python": ["python3-libvirt", "python3-lxml", "python3-netaddr"],
                 "libvirt": ["libvirt-daemon-system", "dnsmasq-base"],
                 "libvirt_backports": ["libvirt-daemon-system", "libvirt-daemon-driver-network"],
                 "network_manager": ["network-manager"],

@@ -69,7 +69,7 @@ def run_role(fl, tmp_path, *extra: str) -> fx.Run:
 
 def test_check_mode_reports_what_this_host_lacks_and_installs_nothing(fleet, tmp_path):
     host = fleet.hosts[0]
-    want = ["python3-libvirt", "python3-lxml", "python3-netaddr", "network-manager",
+    want = ["python3-apt", "python3-libvirt", "python3-lxml", "python3-netaddr", "network-manager",
             "libvirt-daemon-system", "libvirt-daemon-driver-network"]
     missing = [p for p in want if p not in installed(want)]
     if not missing:
