@@ -182,6 +182,16 @@ class FullHost:
             f.seek(before)
             return f.read().decode(errors="replace")
 
+    def inventory(self) -> str:
+        """An Ansible inventory (INI) naming this host ``fullhost``, reached
+        over SSH as root with the image's key and its platform Python (run
+        ansible-playbook in the hypervisor's namespace, where its management
+        network is)."""
+        return ("fullhost ansible_host=%s ansible_user=root ansible_ssh_private_key_file=%s "
+                "ansible_python_interpreter=/usr/bin/python3 "
+                "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\n"
+                % (GUEST_MGMT, self.key))
+
     def ssh_argv(self, command: str) -> list:
         return ["ip", "netns", "exec", self.sb.hv_ns, "ssh", "-i", str(self.key), "-o", "BatchMode=yes",
                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",

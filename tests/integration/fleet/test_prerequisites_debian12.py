@@ -72,11 +72,7 @@ def play(fh, tmp_path, *, check: bool = False, **body) -> dict:
     """Run one play (``roles=`` or ``tasks=``) on the host as a user's
     playbook would, over SSH; the ansible.posix.json document."""
     inv = tmp_path / "inventory.ini"
-    inv.write_text(
-        "fullhost ansible_host=%s ansible_user=root ansible_ssh_private_key_file=%s "
-        "ansible_python_interpreter=/usr/bin/python3 "
-        "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\n"
-        % (fullhost.GUEST_MGMT, fh.key))
+    inv.write_text(fh.inventory())
     play = tmp_path / "play.yml"
     play.write_text(json.dumps([dict({"hosts": "fullhost", "gather_facts": False}, **body)]))
     # Each run its own SSH master: a master a previous run left persisting

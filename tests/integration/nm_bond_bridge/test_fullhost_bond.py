@@ -48,11 +48,7 @@ def host(sandbox_factory):
 def playbook(fh, tmp_path, tasks: list, *, check: bool = False) -> list:
     """Run ``tasks`` on the full host with ansible-playbook; return each task's result."""
     inv = tmp_path / "inventory.ini"
-    inv.write_text(
-        "fullhost ansible_host=%s ansible_user=root ansible_ssh_private_key_file=%s "
-        "ansible_python_interpreter=/usr/bin/python3 "
-        "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\n"
-        % (fullhost.GUEST_MGMT, fh.key))
+    inv.write_text(fh.inventory())
     play = tmp_path / "play.yml"
     play.write_text(json.dumps([{"hosts": "fullhost", "gather_facts": False, "tasks": tasks}]))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build"),
