@@ -152,10 +152,12 @@ class NmBondBridge(Engine):
         # run created is brought up only if NM has not started it by itself;
         # a changed existing one always is (that is how a change applies).
         new = [tuple(ref) for ref in payload.get("new", [])]
+        left_to_nm = []
         for ref in (payload["bridge"], payload.get("bond")):
             if not ref:
                 continue
             if tuple(ref) in new and self._states().get(tuple(ref)) in ("activating", "activated"):
+                left_to_nm.append(tuple(ref))
                 continue
             self.nm.run(["connection", "up"] + list(ref))
         # Masters count too: a bridge with STP waits out its forward delay
@@ -170,7 +172,9 @@ class NmBondBridge(Engine):
             for ref in waiting:
                 # autoconnect-ports brings ports up with the bridge; without
                 # it (or when a port was busy with another profile) we do.
-                if ref in ports and ref not in kicked and states.get(ref) in ("", None):
+                # A master left to NM that fell back to idle gets one "up"
+                # too, so a failed activation is reported in nmcli's words.
+                if (ref in ports or ref in left_to_nm) and ref not in kicked and states.get(ref) in ("", None):
                     kicked.add(ref)
                     self.nm.run(["connection", "up"] + list(ref))
             if waiting and self.clock() > self.deadline:

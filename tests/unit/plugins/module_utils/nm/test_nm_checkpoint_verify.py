@@ -253,6 +253,16 @@ def test_new_masters_that_nm_already_brings_up_are_not_started_over(tmp_path):
     assert nm.commands == []
 
 
+def test_new_master_left_to_nm_that_falls_idle_is_brought_up_once(tmp_path):
+    nm = ScriptedNm([{"br0": "activating", "br0-port-eth3": "activating"},
+                     {"br0": "", "br0-port-eth3": ""},
+                     {"br0": "activated", "br0-port-eth3": "activated"}])
+    eng = engine_with(tmp_path, nm, FakeCheckpoint())
+    eng.deadline = 100
+    eng._activate({"bridge": ["id", "br0"], "bond": None, "new": [["id", "br0"]], "ports": ["br0-port-eth3"]})
+    assert nm.commands == [["connection", "up", "id", "br0"], ["connection", "up", "id", "br0-port-eth3"]]
+
+
 def test_new_master_nm_has_not_started_and_changed_masters_are_brought_up(tmp_path):
     nm = ScriptedNm([{"br0": "activated", "bond0": "", "bond0-port-eth3": ""},
                      {"br0": "activated", "bond0": "activated", "bond0-port-eth3": "activated"}])
