@@ -144,9 +144,22 @@ class NmBondBridge(Engine):
         self._activate(action.payload)
 
     def _activate(self, payload: dict) -> None:
-        self.nm.run(["connection", "up"] + payload["bridge"])
-        if payload.get("bond"):
-            self.nm.run(["connection", "up"] + payload["bond"])
+        # NetworkManager autoconnects a profile as soon as it is added, and a
+        # master brings its ports with it. "connection up" on a new master
+        # that NM is already bringing up starts it over and takes its ports
+        # down again; on a slow host (measured: a TCG guest at a third of a
+        # core) two such restarts outlasted verify_timeout. So a master this
+        # run created is brought up only if NM has not started it by itself;
+        # a changed existing one always is (that is how a change applies).
+        new = [tuple(ref) for ref in payload.get("new", [])]
+        left_to_nm = []
+        for ref in (payload["bridge"], payload.get("bond")):
+            if not ref:
+                continue
+            if tuple(ref) in new and self._states().get(tuple(ref)) in ("activating", "activated"):
+                left_to_nm.append(tuple(ref))
+                continue
+            self.nm.run(["connection", "up"] + list(ref))
         # Masters count too: a bridge with STP waits out its forward delay
         # (and its IP setup) in "activating"; the change is not done before.
         masters = [tuple(ref) for ref in (payload["bridge"], payload.get("bond")) if ref]
@@ -154,14 +167,14 @@ class NmBondBridge(Engine):
         waiting = masters + ports
         kicked = set()
         while waiting:
-            profiles = self.nm.profiles()
-            states = {("id", p.name): p.state for p in profiles}
-            states.update({("uuid", p.uuid): p.state for p in profiles})
+            states = self._states()
             waiting = [ref for ref in waiting if states.get(ref) != "activated"]
             for ref in waiting:
                 # autoconnect-ports brings ports up with the bridge; without
                 # it (or when a port was busy with another profile) we do.
-                if ref in ports and ref not in kicked and states.get(ref) in ("", None):
+                # A master left to NM that fell back to idle gets one "up"
+                # too, so a failed activation is reported in nmcli's words.
+                if (ref in ports or ref in left_to_nm) and ref not in kicked and states.get(ref) in ("", None):
                     kicked.add(ref)
                     self.nm.run(["connection", "up"] + list(ref))
             if waiting and self.clock() > self.deadline:
@@ -170,6 +183,13 @@ class NmBondBridge(Engine):
                                    % (self.params["verify_timeout"], ", ".join(r[1] for r in waiting)))
             if waiting:
                 self.sleep(0.2)
+
+    def _states(self) -> dict:
+        """("id", name) and ("uuid", uuid) -> the profile's active state."""
+        profiles = self.nm.profiles()
+        states = {("id", p.name): p.state for p in profiles}
+        states.update({("uuid", p.uuid): p.state for p in profiles})
+        return states
 
     def _verify(self) -> None:
         if self.topology is None:

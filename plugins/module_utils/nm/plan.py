@@ -278,6 +278,9 @@ def plan_present(want: Topology, have: HaveState, names: Names) -> Plan:
         plan.add("activate", "activate bridge %s and its ports (%s)" % (want.name, why), RESTART,
                  {"bridge": _ref(have.bridge, want.name),
                   "bond": _ref(bond_p, want.bond.name) if want.bond else None,
+                  # masters this plan creates: NM may bring them up by itself
+                  "new": ([["id", want.name]] if have.bridge is None else [])
+                  + ([["id", want.bond.name]] if want.bond and bond_p is None else []),
                   "ports": [_port_name(have, names, i, m, want) for i, m in want.ethernet_ports]})
     return plan
 

@@ -238,6 +238,42 @@ def test_activation_waits_for_bridge_and_kicks_only_idle_ports(tmp_path):
     assert nm.timeline == [{"br0": "activated", "br0-port-eth3": "activated"}]
 
 
+def test_new_masters_that_nm_already_brings_up_are_not_started_over(tmp_path):
+    # Measured on a slow full host: NM autoconnected the new bridge, bond and
+    # ports; "connection up" on each master then tore the ports down twice and
+    # the change missed verify_timeout. Now only what NM has not started is
+    # brought up.
+    nm = ScriptedNm([{"br0": "activated", "bond0": "activating", "bond0-port-eth3": "activating"},
+                     {"br0": "activated", "bond0": "activating", "bond0-port-eth3": "activating"},
+                     {"br0": "activated", "bond0": "activated", "bond0-port-eth3": "activated"}])
+    eng = engine_with(tmp_path, nm, FakeCheckpoint())
+    eng.deadline = 100
+    eng._activate({"bridge": ["id", "br0"], "bond": ["id", "bond0"], "new": [["id", "br0"], ["id", "bond0"]],
+                   "ports": ["bond0-port-eth3"]})
+    assert nm.commands == []
+
+
+def test_new_master_left_to_nm_that_falls_idle_is_brought_up_once(tmp_path):
+    nm = ScriptedNm([{"br0": "activating", "br0-port-eth3": "activating"},
+                     {"br0": "", "br0-port-eth3": ""},
+                     {"br0": "activated", "br0-port-eth3": "activated"}])
+    eng = engine_with(tmp_path, nm, FakeCheckpoint())
+    eng.deadline = 100
+    eng._activate({"bridge": ["id", "br0"], "bond": None, "new": [["id", "br0"]], "ports": ["br0-port-eth3"]})
+    assert nm.commands == [["connection", "up", "id", "br0"], ["connection", "up", "id", "br0-port-eth3"]]
+
+
+def test_new_master_nm_has_not_started_and_changed_masters_are_brought_up(tmp_path):
+    nm = ScriptedNm([{"br0": "activated", "bond0": "", "bond0-port-eth3": ""},
+                     {"br0": "activated", "bond0": "activated", "bond0-port-eth3": "activated"}])
+    eng = engine_with(tmp_path, nm, FakeCheckpoint())
+    eng.deadline = 100
+    # br0 exists and was changed (named by uuid, not new): "up" applies the change
+    eng._activate({"bridge": ["uuid", "u-br0"], "bond": ["id", "bond0"], "new": [["id", "bond0"]],
+                   "ports": ["bond0-port-eth3"]})
+    assert nm.commands == [["connection", "up", "uuid", "u-br0"], ["connection", "up", "id", "bond0"]]
+
+
 def test_activation_that_never_completes_names_what_is_missing(tmp_path):
     nm = ScriptedNm([{"br0": "activating", "br0-port-eth3": "activated"}])
     eng = engine_with(tmp_path, nm, FakeCheckpoint(), verify_timeout=10)

@@ -91,7 +91,7 @@ def test_new_bridge_with_two_ports_exact_argv():
          "connection.master", "br0", "connection.slave-type", "bridge"],
         ["connection", "add", "type", "ethernet", "con-name", "br0-port-eth2", "ifname", "eth2",
          "connection.master", "br0", "connection.slave-type", "bridge"],
-        {"bridge": ["id", "br0"], "bond": None, "ports": ["br0-port-eth1", "br0-port-eth2"]},
+        {"bridge": ["id", "br0"], "bond": None, "new": [["id", "br0"]], "ports": ["br0-port-eth1", "br0-port-eth2"]},
     ]
     assert [a.kind for a in plan.actions] == ["nmcli", "nmcli", "nmcli", "activate"]
 
@@ -104,6 +104,8 @@ def test_seed_15_10_bond_under_bridge_with_new_nm_names():
                               "connection.port-type", "bridge", "connection.autoconnect-ports", "1"]
     assert argvs(plan)[2] == ["connection", "add", "type", "ethernet", "con-name", "bond0-port-eth1", "ifname",
                               "eth1", "connection.controller", "bond0", "connection.port-type", "bond"]
+    # both masters are new: NetworkManager may already be bringing them up
+    assert argvs(plan)[-1]["new"] == [["id", "br0"], ["id", "bond0"]]
 
 
 def converged_profiles():
@@ -135,6 +137,7 @@ def test_changed_ip_is_one_modify_by_uuid_then_reactivation():
     assert argvs(plan)[0][8:10] == ["ipv4.method", "auto"]
     assert plan.actions[0].summary == "modify bridge br0: ipv4"
     assert plan.actions[-1].kind == "activate"
+    assert argvs(plan)[-1]["bridge"] == ["uuid", "u-br"] and argvs(plan)[-1]["new"] == []
     assert len(plan.actions) == 2
 
 
