@@ -186,11 +186,18 @@ class FullHost:
         """An Ansible inventory (INI) naming this host ``fullhost``, reached
         over SSH as root with the image's key and its platform Python (run
         ansible-playbook in the hypervisor's namespace, where its management
-        network is)."""
+        network is).
+
+        SSH's ControlPath hashes user, address and port, and every full host
+        has the same address in its own sandbox: with Ansible's shared
+        default directory, a run reused the SSH master of another sandbox's
+        guest (seen twice while two sessions' tests ran at once: the task
+        came back unreachable, "Shared connection to 192.0.2.2 closed", when
+        that guest went away). Each guest has its own directory."""
         return ("fullhost ansible_host=%s ansible_user=root ansible_ssh_private_key_file=%s "
-                "ansible_python_interpreter=/usr/bin/python3 "
+                "ansible_python_interpreter=/usr/bin/python3 ansible_control_path_dir=%s "
                 "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\n"
-                % (GUEST_MGMT, self.key))
+                % (GUEST_MGMT, self.key, self.dir / "cp"))
 
     def ssh_argv(self, command: str) -> list:
         return ["ip", "netns", "exec", self.sb.hv_ns, "ssh", "-i", str(self.key), "-o", "BatchMode=yes",

@@ -19,7 +19,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -75,12 +74,9 @@ def play(fh, tmp_path, *, check: bool = False, **body) -> dict:
     inv.write_text(fh.inventory())
     play = tmp_path / "play.yml"
     play.write_text(json.dumps([dict({"hosts": "fullhost", "gather_facts": False}, **body)]))
-    # Each run its own SSH master: a master a previous run left persisting
-    # was seen to close under the next run's first task on this slow guest.
-    cp_dir = Path(tempfile.mkdtemp(prefix="cp.", dir=tmp_path))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build"),
                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_HOST_KEY_CHECKING="False",
-               ANSIBLE_NOCOLOR="1", ANSIBLE_SSH_CONTROL_PATH_DIR=str(cp_dir))
+               ANSIBLE_NOCOLOR="1")
     argv = ["ip", "netns", "exec", fh.sb.hv_ns, str(Path(ANSIBLE_BIN) / "ansible-playbook"),
             "-i", str(inv), str(play)] + (["--check"] if check else [])
     cp = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1200, check=False)
