@@ -154,6 +154,8 @@ options:
       - Seconds the change has, in total, to bring the ports and bond up and pass the verification
         (kernel state, O(verify_target) or gateway reachable, and when run over SSH the controller's
         address still on the host and the controller answering).
+      - The time counts from the first profile the change adds. On a slow host (an emulated or heavily
+        loaded one) raise it, together with O(rollback_timeout); a change that misses it is rolled back.
     type: int
     default: 30
 extends_documentation_fragment:
