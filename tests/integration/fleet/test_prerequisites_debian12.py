@@ -26,9 +26,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "sandbox" / "fullhost"))
+sys.path.insert(0, str(ROOT / "sandbox"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import fullhost  # noqa: E402
+import vnsb  # noqa: E402
 from virtnet_testlib import ANSIBLE_BIN  # noqa: E402
 
 pytestmark = pytest.mark.sandbox
@@ -53,12 +55,18 @@ def host(sandbox_factory):
                                "--bind", fullhost.HV_MGMT, "--directory", str(repo)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        if vnsb.SHAPES[sb.live_shape]["firewalld"]:
+            # firewalld's `libvirt` zone, where libvirt puts the bridge of the
+            # host's network, admits only dhcp, dns, ssh and tftp from guests
+            # (measured: the repository's port refused, apt found no package).
+            # A RHEL 9 site serving its mirror from the hypervisor opens it.
+            sb.run_hv(["firewall-cmd", "--zone=libvirt", "--add-port=%d/tcp" % PORT], check=True)
         fh.wait_ssh()
         # The host's apt knows only the site's repository (the image's own
         # sources name a mirror it cannot reach) and has read its index, as
         # a host set up with its site's mirror has.
         fh.ssh("rm -f /etc/apt/sources.list.d/* && rm -rf /var/lib/apt/lists/* && "
-               "echo 'deb [trusted=yes] http://%s:%d ./' > /etc/apt/sources.list && apt-get -q update"
+               "echo 'deb [trusted=yes] http://%s:%d ./' > /etc/apt/sources.list && apt-get -q update --error-on=any"
                % (fullhost.HV_MGMT, PORT), timeout=300)
         yield fh
     finally:

@@ -22,7 +22,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 BIN = ANSIBLE_BIN
 HV_PYTHON = os.path.join(ROOT, "playbooks", "inventory", "demo", "hv-python")
 OUTPUT = os.path.join(ROOT, "tests", "output")
-NAME = "frpt"
+# Another name for the sandbox lets two checkouts run this file side by side
+# (as VIRTNET_FLEET_SITE_SANDBOX does for test_fleet_site.py).
+NAME = os.environ.get("VIRTNET_FLEET_REPORT_SANDBOX", "frpt")
 HOST = "report-hv"
 VM = 'web"<&1'                      # a VM name the page and the picture must escape
 NETS = ("rep-nat", "rep-iso", "rep-spare")
