@@ -188,6 +188,11 @@ notes:
     O(ips[].dhcp.ranges) leaves that range as it is instead of removing it, the same range in both tasks is fine, and
     a different one is refused before any change (the two tasks would undo each other and restart the network on
     every run). C(<tftp>) and C(<bootp>) survive every change this module makes."
+  - On a host running firewalld (common on RHEL 9), libvirt puts the bridge of a network it creates in firewalld's
+    C(libvirt) zone, which lets guests reach only DHCP, DNS, SSH and TFTP on the host itself (traffic the network
+    forwards is not affected). A service the host offers its guests on another port, such as a package mirror or
+    an HTTP boot server, needs that port opened in the zone, for example with
+    C(firewall-cmd --zone=libvirt --add-port=8080/tcp).
 seealso:
   - module: virtnet.networking.virt_network_info
     description: Read networks, their DHCP leases and attached guests (the C(virsh net-list) and C(virsh net-dhcp-leases) checks).
