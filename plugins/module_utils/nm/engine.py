@@ -152,14 +152,11 @@ class NmBondBridge(Engine):
         # run created is brought up only if NM has not started it by itself;
         # a changed existing one always is (that is how a change applies).
         new = [tuple(ref) for ref in payload.get("new", [])]
-        left_to_nm = []
+        before = self._states() if new else {}
+        left_to_nm = [ref for ref in new if before.get(ref) in ("activating", "activated")]
         for ref in (payload["bridge"], payload.get("bond")):
-            if not ref:
-                continue
-            if tuple(ref) in new and self._states().get(tuple(ref)) in ("activating", "activated"):
-                left_to_nm.append(tuple(ref))
-                continue
-            self.nm.run(["connection", "up"] + list(ref))
+            if ref and tuple(ref) not in left_to_nm:
+                self.nm.run(["connection", "up"] + list(ref))
         # Masters count too: a bridge with STP waits out its forward delay
         # (and its IP setup) in "activating"; the change is not done before.
         masters = [tuple(ref) for ref in (payload["bridge"], payload.get("bond")) if ref]

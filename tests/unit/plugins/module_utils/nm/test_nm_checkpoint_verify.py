@@ -227,15 +227,23 @@ class ScriptedNm(FakeNm):
         return [Profile(uuid="u-" + n, name=n, type="x", ifname=n, state=s) for n, s in states.items()]
 
 
-def test_activation_waits_for_bridge_and_kicks_only_idle_ports(tmp_path):
-    nm = ScriptedNm([{"br0": "activating", "br0-port-eth3": ""},
-                     {"br0": "activating", "br0-port-eth3": "activating"},
-                     {"br0": "activated", "br0-port-eth3": "activated"}])
+def activate(tmp_path, timeline, payload):
+    """Run the activation step against NM states that follow ``timeline``
+    (one entry per read); the nmcli commands it ran, and what is left."""
+    nm = ScriptedNm(timeline)
     eng = engine_with(tmp_path, nm, FakeCheckpoint())
     eng.deadline = 100
-    eng._activate({"bridge": ["id", "br0"], "bond": None, "ports": ["br0-port-eth3"]})
-    assert nm.commands == [["connection", "up", "id", "br0"], ["connection", "up", "id", "br0-port-eth3"]]
-    assert nm.timeline == [{"br0": "activated", "br0-port-eth3": "activated"}]
+    eng._activate(payload)
+    return nm.commands, nm.timeline
+
+
+def test_activation_waits_for_bridge_and_kicks_only_idle_ports(tmp_path):
+    commands, left = activate(tmp_path, [{"br0": "activating", "br0-port-eth3": ""},
+                                         {"br0": "activating", "br0-port-eth3": "activating"},
+                                         {"br0": "activated", "br0-port-eth3": "activated"}],
+                              {"bridge": ["id", "br0"], "bond": None, "ports": ["br0-port-eth3"]})
+    assert commands == [["connection", "up", "id", "br0"], ["connection", "up", "id", "br0-port-eth3"]]
+    assert left == [{"br0": "activated", "br0-port-eth3": "activated"}]
 
 
 def test_new_masters_that_nm_already_brings_up_are_not_started_over(tmp_path):
@@ -243,35 +251,29 @@ def test_new_masters_that_nm_already_brings_up_are_not_started_over(tmp_path):
     # ports; "connection up" on each master then tore the ports down twice and
     # the change missed verify_timeout. Now only what NM has not started is
     # brought up.
-    nm = ScriptedNm([{"br0": "activated", "bond0": "activating", "bond0-port-eth3": "activating"},
-                     {"br0": "activated", "bond0": "activating", "bond0-port-eth3": "activating"},
-                     {"br0": "activated", "bond0": "activated", "bond0-port-eth3": "activated"}])
-    eng = engine_with(tmp_path, nm, FakeCheckpoint())
-    eng.deadline = 100
-    eng._activate({"bridge": ["id", "br0"], "bond": ["id", "bond0"], "new": [["id", "br0"], ["id", "bond0"]],
-                   "ports": ["bond0-port-eth3"]})
-    assert nm.commands == []
+    commands, _ = activate(tmp_path, [{"br0": "activated", "bond0": "activating", "bond0-port-eth3": "activating"},
+                                      {"br0": "activated", "bond0": "activating", "bond0-port-eth3": "activating"},
+                                      {"br0": "activated", "bond0": "activated", "bond0-port-eth3": "activated"}],
+                           {"bridge": ["id", "br0"], "bond": ["id", "bond0"], "new": [["id", "br0"], ["id", "bond0"]],
+                            "ports": ["bond0-port-eth3"]})
+    assert commands == []
 
 
 def test_new_master_left_to_nm_that_falls_idle_is_brought_up_once(tmp_path):
-    nm = ScriptedNm([{"br0": "activating", "br0-port-eth3": "activating"},
-                     {"br0": "", "br0-port-eth3": ""},
-                     {"br0": "activated", "br0-port-eth3": "activated"}])
-    eng = engine_with(tmp_path, nm, FakeCheckpoint())
-    eng.deadline = 100
-    eng._activate({"bridge": ["id", "br0"], "bond": None, "new": [["id", "br0"]], "ports": ["br0-port-eth3"]})
-    assert nm.commands == [["connection", "up", "id", "br0"], ["connection", "up", "id", "br0-port-eth3"]]
+    commands, _ = activate(tmp_path, [{"br0": "activating", "br0-port-eth3": "activating"},
+                                      {"br0": "", "br0-port-eth3": ""},
+                                      {"br0": "activated", "br0-port-eth3": "activated"}],
+                           {"bridge": ["id", "br0"], "bond": None, "new": [["id", "br0"]], "ports": ["br0-port-eth3"]})
+    assert commands == [["connection", "up", "id", "br0"], ["connection", "up", "id", "br0-port-eth3"]]
 
 
 def test_new_master_nm_has_not_started_and_changed_masters_are_brought_up(tmp_path):
-    nm = ScriptedNm([{"br0": "activated", "bond0": "", "bond0-port-eth3": ""},
-                     {"br0": "activated", "bond0": "activated", "bond0-port-eth3": "activated"}])
-    eng = engine_with(tmp_path, nm, FakeCheckpoint())
-    eng.deadline = 100
     # br0 exists and was changed (named by uuid, not new): "up" applies the change
-    eng._activate({"bridge": ["uuid", "u-br0"], "bond": ["id", "bond0"], "new": [["id", "bond0"]],
-                   "ports": ["bond0-port-eth3"]})
-    assert nm.commands == [["connection", "up", "uuid", "u-br0"], ["connection", "up", "id", "bond0"]]
+    commands, _ = activate(tmp_path, [{"br0": "activated", "bond0": "", "bond0-port-eth3": ""},
+                                      {"br0": "activated", "bond0": "activated", "bond0-port-eth3": "activated"}],
+                           {"bridge": ["uuid", "u-br0"], "bond": ["id", "bond0"], "new": [["id", "bond0"]],
+                            "ports": ["bond0-port-eth3"]})
+    assert commands == [["connection", "up", "uuid", "u-br0"], ["connection", "up", "id", "bond0"]]
 
 
 def test_activation_that_never_completes_names_what_is_missing(tmp_path):
