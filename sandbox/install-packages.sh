@@ -91,7 +91,7 @@ common=(
     network-manager dbus
     openssh-server  # sshd of each fleet hypervisor (sandbox/fleet.py starts it in the hv's namespaces; unit disabled below)
     libvirt-dev pkg-config libxml2-utils xorriso cpio gzip
-    python3-venv debootstrap
+    python3-venv debootstrap e2fsprogs  # e2fsprogs: mkfs.ext4 and debugfs, the full-host image (always on Debian; said, not assumed)
     openssh-client  # ssh/ssh-keygen: the full-host test guest (sandbox/fullhost) and ansible's ssh
     graphviz chromium-headless-shell  # playbooks/report.yml's pictures and its test's browser (controller only)
     firewalld gcc libc6-dev  # rhel9 shape: firewalld in the hv; rhel9/rhel10: gcc builds a 12-line preload (sandbox/vnsb.py SHAPES)
