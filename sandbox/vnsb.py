@@ -581,10 +581,17 @@ class Guest:
         except FileNotFoundError:
             return ""
 
+    def console_lines(self) -> str:
+        """The console log up to its last newline: a line the guest is still
+        writing (qemu flushes the serial port in pieces) is not read, so
+        "203.0.113.150" is never taken for "203.0.113.15"."""
+        log = self.console_log()
+        return log[:log.rfind("\n") + 1]
+
     def events(self, kind: str | None = None) -> list[list[str]]:
         """Parsed `VNSB <KIND> args...` lines of the console, oldest first."""
         out = []
-        for line in self.console_log().splitlines():
+        for line in self.console_lines().splitlines():
             m = re.search(r"VNSB (\S+)(.*)", line)
             if m and (kind is None or m.group(1) == kind):
                 out.append([m.group(1)] + m.group(2).split())
@@ -595,7 +602,7 @@ class Guest:
         rx = re.compile(pattern, re.M)
         deadline = time.monotonic() + timeout
         while True:
-            m = rx.search(self.console_log(), after)
+            m = rx.search(self.console_lines(), after)
             if m:
                 return m
             if time.monotonic() > deadline:
@@ -782,6 +789,16 @@ esac
 printf '%s\\n' "$err" >&2
 exit $rc
 """
+
+
+def link_settling(line: str) -> bool:
+    """An `ip -o link` line whose operstate does not yet follow its carrier
+    (see Sandbox.settled_links)."""
+    m = re.search(r"<([^>]*)>.* state (\S+)", line)
+    if not m or "UP" not in m.group(1).split(","):
+        return False
+    carrier = "LOWER_UP" in m.group(1).split(",")
+    return (carrier and m.group(2) in ("DOWN", "LOWERLAYERDOWN")) or (not carrier and m.group(2) in ("UP", "UNKNOWN"))
 
 
 class Sandbox:
@@ -1381,12 +1398,26 @@ class Sandbox:
             text = "\n".join(l for l in text.splitlines() if not kernel_made(l))
             text = re.sub(r"\s*valid_lft \S+ preferred_lft \S+", "", text)
             return re.sub(r" (tentative|optimistic|dadfailed)\b", "", text)
-        snap["hv_links"] = self.run_hv(["ip", "-o", "link", "show"]).stdout
+        snap["hv_links"] = self.settled_links()
         snap["hv_addrs"] = steady(addrs)
         snap["hv_routes"] = steady(self.run_hv(["ip", "route", "show", "table", "all"]).stdout)
         # -s: stateless, without packet/byte counters (they change with traffic)
         snap["hv_nft"] = self.run_hv(["nft", "-s", "list", "ruleset"]).stdout
         return snap
+
+    def settled_links(self, timeout: float = 3.0) -> str:
+        """`ip -o link show` of the hv once the kernel has caught up with carrier
+        changes. A link's carrier (LOWER_UP) changes at once; its operstate, the
+        NO-CARRIER flag and the routes' "linkdown" follow up to a second later
+        (the kernel's linkwatch batches them), e.g. when libvirt restarts a
+        network and its bridge loses a port. A snapshot taken in that second
+        would differ from one taken after it with nothing having changed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            links = self.run_hv(["ip", "-o", "link", "show"]).stdout
+            if not any(link_settling(line) for line in links.splitlines()) or time.monotonic() > deadline:
+                return links
+            time.sleep(0.2)
 
     # ---- helpers for tests ----------------------------------------------------
     def add_out_route(self, subnet: str, via: str = LAN_HV) -> None:
