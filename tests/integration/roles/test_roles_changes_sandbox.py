@@ -11,6 +11,9 @@
 * variables the role can check (VMs, MACs, names, NICs, intervals) are refused
   before the first change, naming the variable and the value, and the host
   snapshot is identical afterwards;
+* a failure after the VM was shut down (libvirt cannot save its new
+  definition): the bridge is rolled back, the VM is started again on its
+  macvtap, and the run says both;
 * a move that cannot happen (a transient VM whose interface cannot move
   live) is refused by the role's one hypervisor call before it defines the
   network, and a bond this kernel cannot make is rolled back: the host
@@ -163,6 +166,64 @@ def test_a_move_that_cannot_happen_is_refused_before_the_network_is_defined(sb, 
         _same(before, host_state(sb))
     finally:
         sb.virsh("destroy", "tr1", check=False)
+
+
+def _guest_ipv4(g, timeout: float = 120) -> str:
+    """The address the guest's eth0 has, once it has one (its console log
+    starts again with each boot, so a lease line may be the last boot's)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rc, out = g.run("ip -4 -o addr show eth0")
+        m = re.search(r"inet (\S+)/", out)
+        if rc == 0 and m:
+            return m.group(1)
+        assert time.monotonic() < deadline, out
+        time.sleep(1)
+
+
+def _but_the_vm_runtime(state: dict, vm: str) -> dict:
+    """The host state without what restarting `vm` renews by itself: its
+    running XML (a new macvtap index) and its macvtap link with the link's
+    addresses and routes."""
+    state = dict(state, domains={k: v for k, v in state["domains"].items() if k != vm})
+    for key in ("hv_links", "hv_addrs", "hv_routes"):
+        state[key] = "\n".join(l for l in state[key].splitlines() if "macvtap" not in l)
+    return state
+
+
+def test_a_failure_after_the_shutdown_starts_the_vm_again_and_undoes_the_bridge(sb, mv1, tmp_path):
+    """The role's rescue: the VM is shut down to release its macvtap, the
+    bridge is made, and then libvirt cannot save the VM's new definition
+    (its configuration directory is made immutable for the test). The run
+    fails saying what failed and what was undone: NetworkManager rolled the
+    bridge back and the VM was started again, still on its macvtap, with the
+    same MAC and PCI address, and it is back on the LAN."""
+    was, config = _iface(sb, "mv1"), sb.virsh("dumpxml", "--inactive", "mv1").stdout
+    assert was["type"] == "direct" and was["source"] == "lan1"
+    before = host_state(sb)
+    qemu_etc = sb.state_dir / "etc" / "libvirt" / "qemu"
+    started = time.monotonic()
+    subprocess.run(["chattr", "+i", str(qemu_etc)], check=True)
+    try:
+        cp = _role(sb, tmp_path, "externally_visible_vm", EVM)
+    finally:
+        subprocess.run(["chattr", "-i", str(qemu_etc)], check=True)
+    assert _recap(cp)["failed"] == 1, cp.stdout[-4000:]
+    assert "externally_visible_vm: vm_interfaces[0] (mv1 " in cp.stdout, cp.stdout[-4000:]
+    undone = re.search(r"Undone: (.*)", cp.stdout).group(1)
+    assert "NetworkManager rolled back" in undone and "VM mv1 started again" in undone, undone
+    assert "NOT undone" not in cp.stdout, cp.stdout[-3000:]
+
+    assert sb.virsh("domstate", "mv1").stdout.strip() == "running"
+    assert _iface(sb, "mv1") == was
+    assert sb.virsh("dumpxml", "--inactive", "mv1").stdout == config
+    _same(_but_the_vm_runtime(before, "mv1"), _but_the_vm_runtime(host_state(sb), "mv1"))
+    rc, uptime = mv1.run("cut -d' ' -f1 /proc/uptime", timeout=120)
+    assert rc == 0 and float(uptime.split()[-1]) < time.monotonic() - started, "the VM was not restarted"
+    ip = _guest_ipv4(mv1)
+    assert ip.startswith("198.51.100."), ip
+    assert probe.outside_fetch(sb, ip, "mv1"), f"{ip} does not answer from the LAN"
+    _settle(sb)
 
 
 def test_macvtap_on_the_bridged_nic_is_replaced(sb, mv1, tmp_path):
