@@ -82,6 +82,9 @@ options:
     type: list
     elements: raw
 notes:
+  - C(sriov_vfs) takes one item per physical function; its C(attach) gives one VF to one VM. Give other VMs
+    VFs of the same function with C(vm_interfaces) items of C(type=hostdev) whose C(source) is the VF's PCI
+    address.
   - Check mode and diff mode report every planned action (C(actions), each naming its item) and each
     changed item's state before and after.
   - The order and the checks follow the procedures of the Red Hat Enterprise Linux documents
@@ -132,6 +135,17 @@ EXAMPLES = r"""
         forward: {mode: bridge}
         bridge: {name: br0}
   check_mode: true
+
+- name: VFs of one NIC for two VMs (Configuring virtual machine network connections, 15.7)
+  virtnet.networking.hypervisor:
+    sriov_vfs:
+      # one item per physical function: its attach gives one VF to one VM
+      - pf: enp3s0
+        num_vfs: 4
+        attach: {vm: web1}
+    vm_interfaces:
+      # another VF of the same NIC, named by its PCI address (sriov_vf returns them as vfs)
+      - {domain: db1, type: hostdev, source: "0000:03:10.2", mac: "52:54:00:6d:90:02"}
 
 - name: Own every lab- network and VM NIC; remove the ones not listed
   virtnet.networking.hypervisor:

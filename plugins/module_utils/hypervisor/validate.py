@@ -115,6 +115,13 @@ def fill(name: str, params: dict, top: dict) -> dict:
     return _item(name, 0, params, top).params
 
 
+# sriov_vf attaches one VF per task; the whole-host declaration gives a PF's
+# other VFs to more VMs as VM interfaces.
+ONE_PF = ("; its item's attach gives one VF to one VM, so give another VM a VF of the same PF with a "
+          "vm_interfaces item of type hostdev whose source is the VF's PCI address (sriov_vf returns the "
+          "VFs as vfs)")
+
+
 def items_from_params(params: dict) -> list:
     """[Item] of every list, in dependency order; refuses a malformed item
     and an object declared twice."""
@@ -128,8 +135,8 @@ def items_from_params(params: dict) -> list:
             for key in _keys(name, item.params):
                 if key in seen:
                     raise ValidationError("%s[%d].%s" % (name, index, key[0]), item.params[key[0]],
-                                          "already declared by %s[%d]: one object, one item"
-                                          % (name, seen[key], ))
+                                          "already declared by %s[%d]: one object, one item%s"
+                                          % (name, seen[key], ONE_PF if name == "sriov_vfs" else ""))
                 seen[key] = index
             items.append(item)
     _check_managed(params)

@@ -390,3 +390,40 @@ def test_sriov_vfs_and_a_guest_on_them_in_one_call(fresh, tmp_path):
         assert "<interface type='hostdev'" in dom and "52:54:00:77:00:0f" in dom and "ua-mgmt" in dom
     finally:
         kernel.stop()
+
+
+def test_vfs_of_one_pf_for_two_vms_in_one_call(fresh, tmp_path):
+    """One PF's VFs for two VMs: the sriov_vfs item (one per PF) makes the
+    VFs and gives one to the first VM; the second VM gets another VF through
+    a vm_interfaces item of type hostdev naming the VF's PCI address, as the
+    refusal of a second sriov_vfs item for the same PF says."""
+    hv = fresh
+    vm2 = P + "vm2"
+    hv.sb.define_guest(vm2, [])
+    kernel = FakeKernel(tmp_path / "root")
+    kernel.add_pf("eth1", driver="ixgbe", total=7, slot=3)
+    kernel.watch()
+    try:
+        twice = dict(sriov_vfs=[dict(pf="eth1", num_vfs=3, sysfs_root=kernel.root, attach={"vm": VM, "live": False}),
+                                dict(pf="eth1", sysfs_root=kernel.root, attach={"vm": vm2, "live": False})])
+        for check in (True, False):
+            refused = hv.run("hypervisor", check=check, **twice)
+            assert refused.get("failed"), refused
+            assert refused["msg"].startswith("sriov_vfs[1].pf='eth1': already declared by sriov_vfs[0]"), refused
+            assert "vm_interfaces item of type hostdev" in refused["msg"], refused["msg"]
+        assert kernel.writes == []
+        vf2 = kernel.vf_pci("eth1", 2)
+        args = dict(sriov_vfs=[twice["sriov_vfs"][0]],
+                    vm_interfaces=[dict(domain=vm2, type="hostdev", source=vf2, mac="52:54:00:77:00:2f")])
+        real = one_call(hv, args)
+        assert kinds(real, "sriov_vfs[0]") == ["numvfs", "udev", "attach"]
+        assert kinds(real, "vm_interfaces[0]") == ["define"], real["actions"]
+        assert "<interface type='hostdev'" in hv.virsh("dumpxml", "--inactive", VM)
+        bus, slot, fn = vf2.split(":")[1], vf2.split(":")[2].split(".")[0], vf2.split(".")[1]
+        el = iface_xml(hv, vm2, "52:54:00:77:00:2f")
+        src = el.find("source/address")
+        assert el.get("type") == "hostdev" and int(src.get("bus"), 16) == int(bus, 16) \
+            and int(src.get("slot"), 16) == int(slot, 16) and int(src.get("function"), 16) == int(fn, 16), \
+            hv.virsh("dumpxml", "--inactive", vm2)
+    finally:
+        kernel.stop()

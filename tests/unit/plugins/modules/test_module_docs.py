@@ -17,7 +17,7 @@ from ansible_collections.virtnet.networking.plugins.module_utils.nm import valid
 from ansible_collections.virtnet.networking.plugins.module_utils.pxe import validate as pval
 from ansible_collections.virtnet.networking.plugins.module_utils.sriov import validate as sval
 from ansible_collections.virtnet.networking.plugins.modules import (
-    hypervisor_info, nm_bond_bridge, nm_bond_bridge_info, pxe_network, pxe_network_info, sriov_vf, sriov_vf_info, virt_iface,
+    hypervisor, hypervisor_info, nm_bond_bridge, nm_bond_bridge_info, pxe_network, pxe_network_info, sriov_vf, sriov_vf_info, virt_iface,
     virt_iface_info, virt_network, virt_network_info,
 )
 
@@ -83,6 +83,21 @@ def test_examples_are_valid_input(module):
         assert not result.error_messages, (task["name"], result.error_messages)
         if MODULES[module] is not None:
             MODULES[module](result.validated_parameters)
+
+
+def test_hypervisor_examples_items_are_valid_items():
+    """The items of hypervisor's examples pass the same per-item check a run
+    makes (the top-level spec only knows they are lists)."""
+    from ansible_collections.virtnet.networking.plugins.module_utils.hypervisor import validate as hval
+    top = {"uri": "qemu:///system", "state": "merged", "restart": False, "force": False, "managed": None}
+    checked = 0
+    for task in yaml.safe_load(hypervisor.EXAMPLES):
+        args = task["virtnet.networking.hypervisor"]
+        if any(isinstance(v, str) and "{{" in v for v in args.values()):
+            continue    # lists from variables
+        items = hval.items_from_params(dict(top, **{k: v for k, v in args.items() if k not in ("state", "managed")}))
+        checked += len(items)
+    assert checked >= 8
 
 
 def test_documented_examples_users_look_for():
