@@ -793,12 +793,30 @@ exit $rc
 
 def link_settling(line: str) -> bool:
     """An `ip -o link` line whose operstate does not yet follow its carrier
-    (see Sandbox.settled_links)."""
+    (see Sandbox.settled_links_and_addrs)."""
     m = re.search(r"<([^>]*)>.* state (\S+)", line)
     if not m or "UP" not in m.group(1).split(","):
         return False
     carrier = "LOWER_UP" in m.group(1).split(",")
     return (carrier and m.group(2) in ("DOWN", "LOWERLAYERDOWN")) or (not carrier and m.group(2) in ("UP", "UNKNOWN"))
+
+
+def unsettled(links: str, addrs: str) -> list[str]:
+    """The links of `ip -o link` / `ip -o addr` output that the kernel has
+    not caught up with yet (see Sandbox.settled_links_and_addrs)."""
+    out = []
+    carrier = set()
+    for line in links.splitlines():
+        m = re.match(r"\d+:\s+([^:@\s]+)[@:].*<([^>]*)>", line)
+        if m and "LOWER_UP" in m.group(2).split(","):
+            carrier.add(m.group(1))
+        if m and link_settling(line):
+            out.append(m.group(1))
+    for line in addrs.splitlines():
+        m = re.match(r"\d+:\s+(\S+)\s+inet6 .*\btentative\b", line)
+        if m and "dadfailed" not in line and m.group(1) in carrier:
+            out.append(m.group(1))
+    return out
 
 
 class Sandbox:
@@ -1369,7 +1387,7 @@ class Sandbox:
         # What the kernel does on its own from the outside's router adverts
         # (SLAAC addresses going through DAD, RA routes, lifetimes counting
         # down) is not a change anyone made: leave it out of the comparison.
-        addrs = self.run_hv(["ip", "-o", "addr", "show"]).stdout
+        links, addrs = self.settled_links_and_addrs()
         # The prefix and anycast routes an autoconfigured address brings go
         # too, unless a static address on the same link has that prefix (then
         # the routes were there before the router advert came, and stay).
@@ -1398,25 +1416,32 @@ class Sandbox:
             text = "\n".join(l for l in text.splitlines() if not kernel_made(l))
             text = re.sub(r"\s*valid_lft \S+ preferred_lft \S+", "", text)
             return re.sub(r" (tentative|optimistic|dadfailed)\b", "", text)
-        snap["hv_links"] = self.settled_links()
+        snap["hv_links"] = links
         snap["hv_addrs"] = steady(addrs)
         snap["hv_routes"] = steady(self.run_hv(["ip", "route", "show", "table", "all"]).stdout)
         # -s: stateless, without packet/byte counters (they change with traffic)
         snap["hv_nft"] = self.run_hv(["nft", "-s", "list", "ruleset"]).stdout
         return snap
 
-    def settled_links(self, timeout: float = 3.0) -> str:
-        """`ip -o link show` of the hv once the kernel has caught up with carrier
-        changes. A link's carrier (LOWER_UP) changes at once; its operstate, the
-        NO-CARRIER flag and the routes' "linkdown" follow up to a second later
-        (the kernel's linkwatch batches them), e.g. when libvirt restarts a
-        network and its bridge loses a port. A snapshot taken in that second
-        would differ from one taken after it with nothing having changed."""
+    def settled_links_and_addrs(self, timeout: float = 5.0) -> tuple[str, str]:
+        """`ip -o link show` and `ip -o addr show` of the hv once the kernel
+        has caught up with what just happened, so that a snapshot taken now
+        equals one taken a few seconds later on an unchanged host:
+
+        - a link's carrier (LOWER_UP) changes at once; its operstate, the
+          NO-CARRIER flag and the routes' "linkdown" follow up to a second
+          later (the kernel's linkwatch batches them), e.g. when libvirt
+          restarts a network and its bridge loses a port;
+        - a new link with carrier (a guest's tap) gets its IPv6 link-local
+          address at once but the address's local route only when duplicate
+          address detection ends, one to two seconds later. (A link without
+          carrier keeps a tentative address for good: not waited for.)"""
         deadline = time.monotonic() + timeout
         while True:
             links = self.run_hv(["ip", "-o", "link", "show"]).stdout
-            if not any(link_settling(line) for line in links.splitlines()) or time.monotonic() > deadline:
-                return links
+            addrs = self.run_hv(["ip", "-o", "addr", "show"]).stdout
+            if not unsettled(links, addrs) or time.monotonic() > deadline:
+                return links, addrs
             time.sleep(0.2)
 
     # ---- helpers for tests ----------------------------------------------------
